@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up everything freshlens needs on a fresh machine: the Python venv with freshlens and its
+# dev tools (.venv), and real dbt-core + dbt-duckdb in their own venv (.venv-dbt) for the example
+# project and the differential tests. Idempotent: re-running only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+if ! .venv/bin/python -c "import freshlens, pytest_lsp, ruff" >/dev/null 2>&1 \
+   || [ pyproject.toml -nt .venv/.freshlens-installed ]; then
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+  touch .venv/.freshlens-installed
+fi
+
+# Real dbt in a separate venv so its pins never fight freshlens' own dependencies.
+if [ -f scripts/setup-dbt.sh ]; then
+  bash scripts/setup-dbt.sh
+fi

@@ -1,0 +1,3 @@
+from freshlens.cli import main
+
+raise SystemExit(main())
