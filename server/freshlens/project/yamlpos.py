@@ -9,8 +9,9 @@ duplicate keys are recorded (the last one wins, as in dbt).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
@@ -75,7 +76,7 @@ class YSeq:
     span: Span
 
 
-YNode = Union[YMap, YSeq, YScalar]
+YNode = YMap | YSeq | YScalar
 
 
 class YamlError(Exception):
@@ -141,10 +142,8 @@ def _convert(node: yaml.Node, memo: dict[int, YNode]) -> YNode:
         if first is not None:
             ymap.duplicates.append((first, p.key))
         else:
-            try:
+            with contextlib.suppress(TypeError):
                 seen[p.key.value] = p.key
-            except TypeError:
-                pass
     explicit = {p.key.value for p in own if _hashable(p.key.value)}
     ymap.items = [p for p in merged if not (_hashable(p.key.value) and p.key.value in explicit)] + own
     return ymap

@@ -1,0 +1,47 @@
+"""Validation rules: one small function per rule family, a registry tuple, stable codes.
+
+``run_rules(index, problems)`` returns every finding for a project. Rules take the linked index
+and return plain ``Finding`` values; they never raise on user input (a rule that crashes is our bug:
+it is logged and the other rules still run).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from freshlens.index import ProjectIndex
+from freshlens.model import Finding, ParseProblem
+from freshlens.rules import general, model_freshness, source_freshness, state_block
+from freshlens.rules.base import Ctx
+
+log = logging.getLogger(__name__)
+
+Rule = Callable[[Ctx], Iterable[Finding]]
+
+RULES: tuple[Rule, ...] = (
+    general.parse_problems,
+    general.references,
+    general.duplicates,
+    general.orphan_properties,
+    model_freshness.project_tree_keys,
+    model_freshness.freshness_values,
+    model_freshness.misplaced_freshness,
+    model_freshness.null_under_inherited,
+    model_freshness.python_models,
+    model_freshness.updates_on_all,
+    source_freshness.source_rules,
+    state_block.state_values,
+    state_block.state_node_rules,
+)
+
+
+def run_rules(index: ProjectIndex, problems: list[ParseProblem]) -> list[Finding]:
+    ctx = Ctx(index, problems)
+    out: list[Finding] = []
+    for rule in RULES:
+        try:
+            out.extend(rule(ctx))
+        except Exception:  # our bug, not the user's: log it and keep serving
+            log.exception("rule %s failed on %s", rule.__qualname__, index.dir)
+    return out

@@ -51,7 +51,9 @@ _TABLE: tuple[Code, ...] = (
     Code("FL122", E, "SAO-V11", "loaded_at_field is an empty string"),
     Code("FL123", W, "SAO-V12", "warn_after/error_after needs both count and period"),
     Code("FL124", E, "SAO-V13", "source freshness period must be minute, hour or day"),
-    Code("FL125", W, "SAO-V14", "no loaded_at_field/loaded_at_query on an adapter without metadata freshness"),
+    Code(
+        "FL125", W, "SAO-V14", "no loaded_at_field/loaded_at_query on an adapter without metadata freshness"
+    ),
     Code("FL126", I, "SAO-V15", "filter only applies to loaded_at_field"),
     Code("FL127", I, "SAO-V16", "source is a view without loaded_at_*: always fresh"),
     Code("FL128", I, "SAO-V17", "freshness on a Python model has no effect"),

@@ -1,0 +1,201 @@
+"""Find dbt projects and their files: ``dbt_project.yml``, resource paths, ``.dbtignore``, packages."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+SKIP_DIRS = {".git", "node_modules", "target", "logs", ".venv", "venv", "__pycache__", ".freshlens", ".tox"}
+
+
+def find_project_files(root: str) -> list[str]:
+    """Every ``dbt_project.yml`` under ``root`` (not inside installed packages), sorted."""
+    found: list[str] = []
+    root = os.path.abspath(root)
+    if os.path.isfile(root):
+        return [root] if os.path.basename(root) == "dbt_project.yml" else []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if "dbt_project.yml" in filenames:
+            found.append(os.path.join(dirpath, "dbt_project.yml"))
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".") and d != "dbt_packages"
+        )
+    return sorted(found)
+
+
+def _glob_to_regex(glob: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(glob):
+        c = glob[i]
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = glob.find("]", i + 1)
+            if j == -1:
+                out.append(re.escape(c))
+            else:
+                out.append("[" + glob[i + 1 : j].replace("!", "^", 1) + "]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+class IgnoreRules:
+    """A small gitignore-style matcher for ``.dbtignore`` (patterns, ``!`` negation, ``/`` anchors)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.rules: list[tuple[re.Pattern[str], bool, bool]] = []
+        for raw in lines:
+            line = raw.rstrip("\n").rstrip()
+            if not line or line.startswith("#"):
+                continue
+            negate = line.startswith("!")
+            if negate:
+                line = line[1:]
+            dir_only = line.endswith("/")
+            line = line.rstrip("/")
+            anchored = "/" in line
+            line = line.lstrip("/")
+            rx = _glob_to_regex(line)
+            pattern = re.compile(rx if anchored else r"(?:.*/)?" + rx)
+            self.rules.append((pattern, negate, dir_only))
+
+    def ignored(self, rel: str, is_dir: bool = False) -> bool:
+        rel = rel.replace(os.sep, "/")
+        result = False
+        parts = rel.split("/")
+        # a file is ignored when it or any parent directory matches
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            sub_is_dir = is_dir or i < len(parts)
+            for pattern, negate, dir_only in self.rules:
+                if dir_only and not sub_is_dir:
+                    continue
+                if pattern.fullmatch(sub):
+                    result = not negate
+        return result
+
+
+def load_ignore(project_dir: str) -> IgnoreRules:
+    p = os.path.join(project_dir, ".dbtignore")
+    try:
+        with open(p, encoding="utf-8", errors="replace") as fh:
+            return IgnoreRules(fh.readlines())
+    except OSError:
+        return IgnoreRules([])
+
+
+@dataclass(slots=True)
+class ResourceFiles:
+    """Files of one project, by role. Paths are absolute; ``rel`` maps them to resource-path-relative form."""
+
+    sql_models: list[str] = field(default_factory=list)
+    py_models: list[str] = field(default_factory=list)
+    props: list[str] = field(default_factory=list)
+    seeds: list[str] = field(default_factory=list)
+    snapshots: list[str] = field(default_factory=list)
+    analyses: list[str] = field(default_factory=list)
+    # absolute file path -> (resource root it was found under, path relative to that root)
+    rel: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def _walk(base: str, project_dir: str, ignore: IgnoreRules) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if not os.path.isdir(base):
+        return out
+    for dirpath, dirnames, filenames in os.walk(base):
+        keep = []
+        for d in sorted(dirnames):
+            if d in SKIP_DIRS or d.startswith("."):
+                continue
+            rel = os.path.relpath(os.path.join(dirpath, d), project_dir)
+            if not ignore.ignored(rel, is_dir=True):
+                keep.append(d)
+        dirnames[:] = keep
+        for f in sorted(filenames):
+            full = os.path.join(dirpath, f)
+            if ignore.ignored(os.path.relpath(full, project_dir)):
+                continue
+            out.append((full, os.path.relpath(full, base)))
+    return out
+
+
+def list_resource_files(
+    project_dir: str,
+    model_paths: list[str],
+    seed_paths: list[str],
+    snapshot_paths: list[str],
+    analysis_paths: list[str],
+) -> ResourceFiles:
+    ignore = load_ignore(project_dir)
+    out = ResourceFiles()
+
+    def base(p: str) -> str:
+        return os.path.normpath(os.path.join(project_dir, p))
+
+    for mp in model_paths:
+        b = base(mp)
+        for full, rel in _walk(b, project_dir, ignore):
+            out.rel[full] = (b, rel)
+            if full.endswith(".sql"):
+                out.sql_models.append(full)
+            elif full.endswith(".py"):
+                out.py_models.append(full)
+            elif full.endswith((".yml", ".yaml")):
+                out.props.append(full)
+    for sp in seed_paths:
+        b = base(sp)
+        for full, rel in _walk(b, project_dir, ignore):
+            out.rel[full] = (b, rel)
+            if full.endswith((".csv", ".parquet")):
+                out.seeds.append(full)
+            elif full.endswith((".yml", ".yaml")):
+                out.props.append(full)
+    for sp in snapshot_paths:
+        b = base(sp)
+        for full, rel in _walk(b, project_dir, ignore):
+            out.rel[full] = (b, rel)
+            if full.endswith(".sql"):
+                out.snapshots.append(full)
+            elif full.endswith((".yml", ".yaml")):
+                out.props.append(full)
+    for ap in analysis_paths:
+        b = base(ap)
+        for full, rel in _walk(b, project_dir, ignore):
+            out.rel[full] = (b, rel)
+            if full.endswith(".sql"):
+                out.analyses.append(full)
+            elif full.endswith((".yml", ".yaml")):
+                out.props.append(full)
+    # de-duplicate (a folder listed twice, or nested resource paths)
+    for name in ("sql_models", "py_models", "props", "seeds", "snapshots", "analyses"):
+        lst = getattr(out, name)
+        setattr(out, name, list(dict.fromkeys(lst)))
+    return out
+
+
+def installed_packages(project_dir: str, install_path: str) -> list[str]:
+    """``dbt_packages/*/dbt_project.yml`` of installed packages (read-only)."""
+    base = os.path.join(project_dir, install_path)
+    out: list[str] = []
+    if not os.path.isdir(base):
+        return out
+    for d in sorted(os.listdir(base)):
+        p = os.path.join(base, d, "dbt_project.yml")
+        if os.path.isfile(p):
+            out.append(p)
+    return out

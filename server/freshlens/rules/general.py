@@ -1,0 +1,83 @@
+"""General checks: syntax, references, duplicates (codes FL001–FL010)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from freshlens.model import Finding, Loc, Related, Span
+from freshlens.rules.base import Ctx, did_you_mean, finding
+
+
+def parse_problems(ctx: Ctx) -> Iterator[Finding]:
+    """FL001, FL002, FL007, FL008: problems met while reading and parsing files."""
+    for p in ctx.problems:
+        yield finding(p.code, p.message, p.loc, p.related, severity=p.severity)
+
+
+def references(ctx: Ctx) -> Iterator[Finding]:
+    """FL003/FL004 unresolved ``ref``/``source``; FL009 computed ones (not guessed)."""
+    idx = ctx.index
+    model_names = sorted({n.name for n in idx.nodes.values()})
+    source_names = sorted({f"{s.source_name}.{s.name}" for s in idx.sources.values()})
+    for u in idx.unresolved:
+        if u.node.package != idx.name:
+            continue
+        args = [a for a in u.call.args if a is not None]
+        cond = " (inside {% if %}: dbt fails when that branch runs)" if u.call.conditional else ""
+        sev = None
+        if u.call.kind == "ref":
+            name = args[-1] if args else "?"
+            ver = f" version {u.call.version}" if u.call.version else ""
+            msg = (
+                f"ref({u.call.text_args}) does not match any model, seed or snapshot{ver} in this project "
+                f"or its packages{cond}.{did_you_mean(name, model_names)} Check the name or add the model."
+            )
+            yield finding("FL003", msg, Loc(u.path, u.call.span), severity=sev)
+        else:
+            full = ".".join(args)
+            msg = (
+                f"source({u.call.text_args}) is not defined in any sources: block{cond}."
+                f"{did_you_mean(full, source_names)} Add the table under its source in a properties file."
+            )
+            yield finding("FL004", msg, Loc(u.path, u.call.span), severity=sev)
+    for u in idx.dynamic_refs:
+        if u.node.package != idx.name:
+            continue
+        where = " inside a {% for %} loop" if u.call.in_loop else ""
+        yield finding(
+            "FL009",
+            f"{u.call.kind}() with a computed argument{where}: freshlens does not render Jinja, so this "
+            "dependency is not in its DAG and predictions for this model may miss it.",
+            Loc(u.path, u.call.span),
+        )
+
+
+def _first_line(path: str, ctx: Ctx) -> Span:
+    return Span(0, 0, 0, 0)
+
+
+def duplicates(ctx: Ctx) -> Iterator[Finding]:
+    """FL005: two models with the same name in one project (dbt refuses to parse)."""
+    for first, other in ctx.index.duplicates:
+        if other.path is None or other.package != ctx.index.name:
+            continue
+        yield finding(
+            "FL005",
+            f"model `{other.name}` is defined twice: here and in {first.path}. dbt requires unique model "
+            "names; rename one of the files (or use versions:).",
+            Loc(other.path, _first_line(other.path, ctx)),
+            [Related(Loc(first.path or "", Span(0, 0, 0, 0)), "the other definition")],
+        )
+
+
+def orphan_properties(ctx: Ctx) -> Iterator[Finding]:
+    """FL010: a properties entry whose model/seed/snapshot has no file."""
+    names = sorted({n.name for n in ctx.index.nodes.values()})
+    for entry, path in ctx.index.orphan_props:
+        kind = entry.kind.rstrip("s")
+        yield finding(
+            "FL010",
+            f"no {kind} file named `{entry.name}` was found, so dbt ignores this entry and its configs."
+            f"{did_you_mean(entry.name, names)} Rename the entry or add the file.",
+            Loc(path, entry.name_span),
+        )
