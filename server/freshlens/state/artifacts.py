@@ -1,0 +1,552 @@
+"""Readers for the dbt artifacts freshlens learns deployment state from.
+
+Supported versions (spec sao.md §8, dbt-core-oracle.md §3):
+
+* ``manifest.json`` — ``https://schemas.getdbt.com/dbt/manifest/v12.json`` (dbt-core 1.8+ and Fusion)
+* ``run_results.json`` — ``…/dbt/run-results/v6.json`` (dbt-core 1.8+; Fusion adds ``status: "reused"``)
+* ``sources.json`` — ``…/dbt/sources/v3.json`` (both the normal and the ``runtime error`` result shape)
+* ``catalog.json`` — ``…/dbt/catalog/v1.json`` (optional; tells whether a relation exists and its type)
+
+Every reader returns frozen values holding only what the planner needs, and raises
+:class:`ArtifactError` — with a message that says what to do — for a missing, corrupt or unsupported
+file. Nothing here touches the network or the warehouse.
+
+Public API::
+
+    read_manifest(path) -> Manifest
+    read_run_results(path) -> RunResults
+    read_sources(path) -> SourcesArtifact
+    read_catalog(path) -> Catalog
+    normalised_code(text) -> str          # comments removed, whitespace collapsed
+    parse_timestamp(text) -> datetime     # aware, UTC
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMAS_URL = "https://schemas.getdbt.com/dbt/"
+
+# artifact name in the schema URL -> (supported version, dbt releases that write it)
+SUPPORTED_VERSIONS: dict[str, tuple[int, str]] = {
+    "manifest": (12, "dbt-core 1.8 or later, or dbt Fusion"),
+    "run-results": (6, "dbt-core 1.8 or later, or dbt Fusion"),
+    "sources": (3, "dbt-core 1.5 or later, or dbt Fusion"),
+    "catalog": (1, "any dbt-core since 0.20, or dbt Fusion"),
+}
+
+# Resource types whose builds the state store tracks; tests are kept for "failed a data test" (D13).
+BUILT_TYPES = frozenset({"model", "seed", "snapshot"})
+TRACKED_TYPES = BUILT_TYPES | {"test"}
+
+# Keys left out of the config fingerprint: dbt State's excluded keys (spec sao.md Q11, dbt-state.md §4 C4)
+# plus the two blocks the planner reads on their own.
+CONFIG_EXCLUDED_KEYS = frozenset({"tags", "group", "static_analysis", "schema", "database", "alias"})
+CONFIG_SEPARATE_KEYS = frozenset({"freshness", "state"})
+
+
+class StateError(Exception):
+    """Base of every error the state package reports; the message is meant for the user as is."""
+
+
+class ArtifactError(StateError):
+    """A dbt artifact is missing, unreadable, malformed or of an unsupported version."""
+
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """Where a node or source lives in the warehouse, as dbt wrote it in the manifest."""
+
+    database: str | None
+    schema: str | None
+    identifier: str | None  # alias for nodes, identifier for sources
+    relation_name: str | None  # dbt's rendered, quoted name, e.g. '"tiny"."main"."stg_orders"'
+
+    def __str__(self) -> str:
+        if self.relation_name:
+            return self.relation_name
+        return ".".join(p for p in (self.database, self.schema, self.identifier) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFingerprint:
+    """What a node was built from: compared against the project now to tell 'code changed'."""
+
+    raw_code_sha256: str
+    normalised_code_sha256: str  # comments and whitespace do not count (spec sao.md Q1)
+    checksum: str  # dbt's own checksum as "name:value" (seeds: file contents)
+    config_sha256: str  # unrendered_config minus CONFIG_EXCLUDED_KEYS and CONFIG_SEPARATE_KEYS
+    materialized: str | None
+    relation: Relation
+    depends_on_nodes: tuple[str, ...]
+    depends_on_macros: tuple[str, ...]
+    macro_hashes: tuple[tuple[str, str], ...]  # (macro id, sha256 of macro_sql), transitively, sorted
+    freshness: JSONDict | None  # config.freshness as dbt normalised it
+    state: JSONDict | None  # config.state (dbt State block), verbatim
+
+    @property
+    def macros_sha256(self) -> str:
+        """One hash over every upstream macro body: differs when any of them changed, appeared or went."""
+        return _sha256(json.dumps(self.macro_hashes))
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestNode:
+    unique_id: str
+    resource_type: str
+    name: str
+    package: str
+    original_file_path: str
+    language: str | None
+    fingerprint: NodeFingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestSource:
+    unique_id: str
+    source_name: str
+    name: str
+    relation: Relation
+    loaded_at_field: str | None
+    loaded_at_query: str | None
+    freshness: JSONDict | None  # {warn_after, error_after, filter} or None
+
+    @property
+    def filter(self) -> str | None:
+        value = (self.freshness or {}).get("filter")
+        return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactMeta:
+    path: str
+    schema_version: int
+    dbt_version: str
+    generated_at: datetime
+    invocation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    meta: ArtifactMeta
+    project_name: str | None
+    adapter_type: str | None
+    nodes: Mapping[str, ManifestNode]
+    sources: Mapping[str, ManifestSource]
+    macro_hashes: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    unique_id: str
+    status: str  # success, error, skipped, pass, fail, warn, no-op, partial success; Fusion: reused
+    message: str | None  # for Fusion "reused": the reason text (spec sao.md §2)
+    completed_at: datetime | None  # timing[name=execute].completed_at
+    relation_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResults:
+    meta: ArtifactMeta
+    command: str | None  # args.which: build, run, seed, snapshot, test, compile, generate, …
+    results: tuple[RunResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFreshnessResult:
+    unique_id: str
+    max_loaded_at: datetime | None
+    snapshotted_at: datetime | None
+    status: str  # pass, warn, error, runtime error
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesArtifact:
+    meta: ArtifactMeta
+    results: tuple[SourceFreshnessResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    unique_id: str
+    relation_type: str  # "BASE TABLE", "VIEW", … as the warehouse reports it
+    database: str | None
+    schema: str | None
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    meta: ArtifactMeta
+    entries: Mapping[str, CatalogEntry]  # nodes and sources that exist in the warehouse
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def canonical_json(value: object) -> str:
+    """Stable JSON for hashing and storage: sorted keys, no whitespace."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse dbt's ISO-8601 timestamps (``…Z`` or ``…+00:00``) to an aware UTC datetime.
+
+    A timestamp without an offset is taken as UTC: dbt writes UTC everywhere (spec sao.md Q17).
+    """
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+_CODE_TOKENS = re.compile(
+    r"""
+      '(?:[^']|'')*'          # SQL string literal ('' escapes)
+    | "(?:[^"]|"")*"          # quoted identifier
+    | --[^\n]*                # line comment
+    | /\*.*?(?:\*/|\Z)        # block comment
+    | \{\#.*?(?:\#\}|\Z)      # Jinja comment
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def normalised_code(text: str) -> str:
+    """Code with ``--``, ``/* */`` and ``{# #}`` comments removed and whitespace collapsed.
+
+    Quoted strings and identifiers are kept as written, so ``'--'`` in a literal is not a comment.
+    Two versions of a model with the same normalised code differ only in comments or whitespace.
+
+    >>> normalised_code("select 1 -- one\\n  /* two */ , '--x'  {# three #}")
+    "select 1 , '--x'"
+    """
+
+    def keep_literals(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return token if token[0] in "'\"" else " "
+
+    return " ".join(_CODE_TOKENS.sub(keep_literals, text).split())
+
+
+def _load_json(path: Path, label: str) -> JSONDict:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: {label} not found. Copy it from the run's target/ directory.") from None
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read {label}: {exc.strerror or exc}.") from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ArtifactError(
+            f"{path}: {label} is not valid JSON{where}; the file may be truncated or still being written. "
+            "Copy it again from the run's target/ directory."
+        ) from None
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path}: {label} should hold a JSON object, found {type(data).__name__}.")
+    return data
+
+
+class _Reader:
+    """Typed access to one artifact's JSON, with errors that name the file and the field."""
+
+    def __init__(self, path: Path, label: str) -> None:
+        self.path = path
+        self.label = label
+
+    def fail(self, where: str, problem: str) -> ArtifactError:
+        return ArtifactError(
+            f"{self.path}: {self.label} field `{where}` {problem}. The file does not look like a dbt artifact; "
+            "copy it again from the run's target/ directory."
+        )
+
+    def obj(self, value: object, where: str) -> JSONDict:
+        if not isinstance(value, dict):
+            raise self.fail(where, "should be an object")
+        return value
+
+    def opt_obj(self, value: object, where: str) -> JSONDict | None:
+        return None if value is None else self.obj(value, where)
+
+    def list(self, value: object, where: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(where, "should be a list")
+        return value
+
+    def str(self, value: object, where: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(where, "should be a string")
+        return value
+
+    def opt_str(self, value: object, where: str) -> str | None:
+        return None if value is None else self.str(value, where)
+
+    def str_list(self, value: object, where: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        return tuple(self.str(v, f"{where}[{i}]") for i, v in enumerate(self.list(value, where)))
+
+    def time(self, value: object, where: str) -> datetime:
+        text = self.str(value, where)
+        try:
+            return parse_timestamp(text)
+        except ValueError:
+            raise self.fail(where, f"is not an ISO-8601 timestamp ({text!r})") from None
+
+    def opt_time(self, value: object, where: str) -> datetime | None:
+        return None if value is None else self.time(value, where)
+
+
+_VERSION_URL = re.compile(r"/dbt/([a-z-]+)/v(\d+)\.json$")
+
+
+def _check_meta(reader: _Reader, data: JSONDict, kind: str) -> ArtifactMeta:
+    metadata = reader.obj(data.get("metadata"), "metadata")
+    url = metadata.get("dbt_schema_version")
+    supported, writers = SUPPORTED_VERSIONS[kind]
+    expected = f"{SCHEMAS_URL}{kind}/v{supported}.json"
+    match = _VERSION_URL.search(url) if isinstance(url, str) else None
+    if match is None:
+        raise ArtifactError(
+            f"{reader.path}: {reader.label} has no readable `metadata.dbt_schema_version` (found {url!r}); "
+            f"freshlens reads {expected}. Is this the right file?"
+        )
+    found_kind, found_version = match.group(1), int(match.group(2))
+    if found_kind != kind:
+        raise ArtifactError(
+            f"{reader.path}: this is a `{found_kind}` artifact, not {reader.label} ({url}). "
+            "Check which file was copied under this name."
+        )
+    if found_version != supported:
+        if found_version < supported:
+            todo = f"Re-run the job with {writers} and ingest the new artifacts."
+        else:
+            todo = "It was written by a newer dbt than this freshlens knows; upgrade freshlens."
+        raise ArtifactError(
+            f"{reader.path}: {reader.label} has schema version v{found_version} ({url}); "
+            f"freshlens reads v{supported} ({writers}). {todo}"
+        )
+    return ArtifactMeta(
+        path=str(reader.path),
+        schema_version=found_version,
+        dbt_version=str(metadata.get("dbt_version") or ""),
+        generated_at=reader.time(metadata.get("generated_at"), "metadata.generated_at"),
+        invocation_id=reader.str(metadata.get("invocation_id"), "metadata.invocation_id"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- manifest
+
+
+def _macro_closure(direct: tuple[str, ...], macro_deps: Mapping[str, tuple[str, ...]]) -> list[str]:
+    seen: set[str] = set()
+    stack = list(direct)
+    while stack:
+        macro_id = stack.pop()
+        if macro_id in seen:
+            continue
+        seen.add(macro_id)
+        stack.extend(macro_deps.get(macro_id, ()))
+    return sorted(seen)
+
+
+def config_fingerprint(unrendered_config: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of ``unrendered_config`` without the excluded and separate keys."""
+    kept = {
+        k: v
+        for k, v in unrendered_config.items()
+        if k not in CONFIG_EXCLUDED_KEYS and k not in CONFIG_SEPARATE_KEYS
+    }
+    return _sha256(canonical_json(kept))
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    """Read ``manifest.json`` v12: models, seeds, snapshots and tests, sources, macro body hashes."""
+    p = Path(path)
+    r = _Reader(p, "manifest.json")
+    data = _load_json(p, r.label)
+    meta = _check_meta(r, data, "manifest")
+    metadata = r.obj(data.get("metadata"), "metadata")
+
+    macros = r.obj(data.get("macros", {}), "macros")
+    macro_hashes: dict[str, str] = {}
+    macro_deps: dict[str, tuple[str, ...]] = {}
+    for macro_id, raw in macros.items():
+        macro = r.obj(raw, f"macros.{macro_id}")
+        macro_hashes[macro_id] = _sha256(r.opt_str(macro.get("macro_sql"), f"macros.{macro_id}.macro_sql") or "")
+        deps = r.opt_obj(macro.get("depends_on"), f"macros.{macro_id}.depends_on") or {}
+        macro_deps[macro_id] = r.str_list(deps.get("macros"), f"macros.{macro_id}.depends_on.macros")
+
+    nodes: dict[str, ManifestNode] = {}
+    for uid, raw in r.obj(data.get("nodes", {}), "nodes").items():
+        where = f"nodes.{uid}"
+        node = r.obj(raw, where)
+        resource_type = r.str(node.get("resource_type"), f"{where}.resource_type")
+        if resource_type not in TRACKED_TYPES:
+            continue
+        config = r.opt_obj(node.get("config"), f"{where}.config") or {}
+        unrendered = r.opt_obj(node.get("unrendered_config"), f"{where}.unrendered_config") or {}
+        checksum = r.opt_obj(node.get("checksum"), f"{where}.checksum") or {}
+        depends_on = r.opt_obj(node.get("depends_on"), f"{where}.depends_on") or {}
+        raw_code = r.opt_str(node.get("raw_code"), f"{where}.raw_code") or ""
+        direct_macros = r.str_list(depends_on.get("macros"), f"{where}.depends_on.macros")
+        freshness = config.get("freshness")
+        state = config.get("state")
+        fingerprint = NodeFingerprint(
+            raw_code_sha256=_sha256(raw_code),
+            normalised_code_sha256=_sha256(normalised_code(raw_code)),
+            checksum=f"{checksum.get('name', '')}:{checksum.get('checksum', '')}",
+            config_sha256=config_fingerprint(unrendered),
+            materialized=r.opt_str(config.get("materialized"), f"{where}.config.materialized"),
+            relation=Relation(
+                database=r.opt_str(node.get("database"), f"{where}.database"),
+                schema=r.opt_str(node.get("schema"), f"{where}.schema"),
+                identifier=r.opt_str(node.get("alias"), f"{where}.alias"),
+                relation_name=r.opt_str(node.get("relation_name"), f"{where}.relation_name"),
+            ),
+            depends_on_nodes=r.str_list(depends_on.get("nodes"), f"{where}.depends_on.nodes"),
+            depends_on_macros=direct_macros,
+            macro_hashes=tuple(
+                (m, macro_hashes.get(m, "missing")) for m in _macro_closure(direct_macros, macro_deps)
+            ),
+            freshness=freshness if isinstance(freshness, dict) else None,
+            state=state if isinstance(state, dict) else None,
+        )
+        nodes[uid] = ManifestNode(
+            unique_id=uid,
+            resource_type=resource_type,
+            name=r.str(node.get("name"), f"{where}.name"),
+            package=r.str(node.get("package_name"), f"{where}.package_name"),
+            original_file_path=r.str(node.get("original_file_path"), f"{where}.original_file_path"),
+            language=r.opt_str(node.get("language"), f"{where}.language"),
+            fingerprint=fingerprint,
+        )
+
+    sources: dict[str, ManifestSource] = {}
+    for uid, raw in r.obj(data.get("sources", {}), "sources").items():
+        where = f"sources.{uid}"
+        src = r.obj(raw, where)
+        freshness = src.get("freshness")
+        sources[uid] = ManifestSource(
+            unique_id=uid,
+            source_name=r.str(src.get("source_name"), f"{where}.source_name"),
+            name=r.str(src.get("name"), f"{where}.name"),
+            relation=Relation(
+                database=r.opt_str(src.get("database"), f"{where}.database"),
+                schema=r.opt_str(src.get("schema"), f"{where}.schema"),
+                identifier=r.opt_str(src.get("identifier"), f"{where}.identifier"),
+                relation_name=r.opt_str(src.get("relation_name"), f"{where}.relation_name"),
+            ),
+            loaded_at_field=r.opt_str(src.get("loaded_at_field"), f"{where}.loaded_at_field"),
+            loaded_at_query=r.opt_str(src.get("loaded_at_query"), f"{where}.loaded_at_query"),
+            freshness=freshness if isinstance(freshness, dict) else None,
+        )
+
+    return Manifest(
+        meta=meta,
+        project_name=r.opt_str(metadata.get("project_name"), "metadata.project_name"),
+        adapter_type=r.opt_str(metadata.get("adapter_type"), "metadata.adapter_type"),
+        nodes=nodes,
+        sources=sources,
+        macro_hashes=macro_hashes,
+    )
+
+
+# ------------------------------------------------------------------------------------------- run results
+
+
+def read_run_results(path: str | Path) -> RunResults:
+    """Read ``run_results.json`` v6, including Fusion's ``status: "reused"`` with the reason in ``message``."""
+    p = Path(path)
+    r = _Reader(p, "run_results.json")
+    data = _load_json(p, r.label)
+    meta = _check_meta(r, data, "run-results")
+    args = data.get("args")
+    command = args.get("which") if isinstance(args, dict) else None
+    results: list[RunResult] = []
+    for i, raw in enumerate(r.list(data.get("results"), "results")):
+        where = f"results[{i}]"
+        res = r.obj(raw, where)
+        completed_at: datetime | None = None
+        for j, t in enumerate(r.list(res.get("timing") or [], f"{where}.timing")):
+            timing = r.obj(t, f"{where}.timing[{j}]")
+            if timing.get("name") == "execute":
+                completed_at = r.opt_time(timing.get("completed_at"), f"{where}.timing[{j}].completed_at")
+        message = res.get("message")
+        results.append(
+            RunResult(
+                unique_id=r.str(res.get("unique_id"), f"{where}.unique_id"),
+                status=r.str(res.get("status"), f"{where}.status"),
+                message=None if message is None else str(message),
+                completed_at=completed_at,
+                relation_name=r.opt_str(res.get("relation_name"), f"{where}.relation_name"),
+            )
+        )
+    return RunResults(meta=meta, command=command if isinstance(command, str) else None, results=tuple(results))
+
+
+# --------------------------------------------------------------------------------------------- sources
+
+
+def read_sources(path: str | Path) -> SourcesArtifact:
+    """Read ``sources.json`` v3; a ``{unique_id, error, status: "runtime error"}`` result keeps its error."""
+    p = Path(path)
+    r = _Reader(p, "sources.json")
+    data = _load_json(p, r.label)
+    meta = _check_meta(r, data, "sources")
+    results: list[SourceFreshnessResult] = []
+    for i, raw in enumerate(r.list(data.get("results"), "results")):
+        where = f"results[{i}]"
+        res = r.obj(raw, where)
+        error = res.get("error")
+        results.append(
+            SourceFreshnessResult(
+                unique_id=r.str(res.get("unique_id"), f"{where}.unique_id"),
+                max_loaded_at=r.opt_time(res.get("max_loaded_at"), f"{where}.max_loaded_at"),
+                snapshotted_at=r.opt_time(res.get("snapshotted_at"), f"{where}.snapshotted_at"),
+                status=r.str(res.get("status"), f"{where}.status"),
+                error=None if error is None else str(error),
+            )
+        )
+    return SourcesArtifact(meta=meta, results=tuple(results))
+
+
+# --------------------------------------------------------------------------------------------- catalog
+
+
+def read_catalog(path: str | Path) -> Catalog:
+    """Read ``catalog.json`` (from ``dbt docs generate``): which relations exist and their type."""
+    p = Path(path)
+    r = _Reader(p, "catalog.json")
+    data = _load_json(p, r.label)
+    meta = _check_meta(r, data, "catalog")
+    entries: dict[str, CatalogEntry] = {}
+    for section in ("nodes", "sources"):
+        for uid, raw in r.obj(data.get(section) or {}, section).items():
+            where = f"{section}.{uid}"
+            md = r.obj(r.obj(raw, where).get("metadata"), f"{where}.metadata")
+            entries[uid] = CatalogEntry(
+                unique_id=uid,
+                relation_type=r.str(md.get("type"), f"{where}.metadata.type"),
+                database=r.opt_str(md.get("database"), f"{where}.metadata.database"),
+                schema=r.opt_str(md.get("schema"), f"{where}.metadata.schema"),
+                name=r.opt_str(md.get("name"), f"{where}.metadata.name"),
+            )
+    return Catalog(meta=meta, entries=entries)
