@@ -390,7 +390,9 @@ def read_manifest(path: str | Path) -> Manifest:
     macro_deps: dict[str, tuple[str, ...]] = {}
     for macro_id, raw in macros.items():
         macro = r.obj(raw, f"macros.{macro_id}")
-        macro_hashes[macro_id] = _sha256(r.opt_str(macro.get("macro_sql"), f"macros.{macro_id}.macro_sql") or "")
+        macro_hashes[macro_id] = _sha256(
+            r.opt_str(macro.get("macro_sql"), f"macros.{macro_id}.macro_sql") or ""
+        )
         deps = r.opt_obj(macro.get("depends_on"), f"macros.{macro_id}.depends_on") or {}
         macro_deps[macro_id] = r.str_list(deps.get("macros"), f"macros.{macro_id}.depends_on.macros")
 
@@ -499,7 +501,9 @@ def read_run_results(path: str | Path) -> RunResults:
                 relation_name=r.opt_str(res.get("relation_name"), f"{where}.relation_name"),
             )
         )
-    return RunResults(meta=meta, command=command if isinstance(command, str) else None, results=tuple(results))
+    return RunResults(
+        meta=meta, command=command if isinstance(command, str) else None, results=tuple(results)
+    )
 
 
 # --------------------------------------------------------------------------------------------- sources

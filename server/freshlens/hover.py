@@ -1,0 +1,134 @@
+"""Hover text (Markdown) for freshness/state keys and values: the effective value and its provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from freshlens.durations import PERIOD_SECONDS, DurationError, format_seconds, parse_duration
+from freshlens.index import Effective, Node, ProjectIndex, Setting, SourceTable
+from freshlens.model import Dynamic, Span
+from freshlens.project.yamlpos import YMap, YPair
+
+
+def _in(span: Span, line: int, col: int) -> bool:
+    return span.contains(line, col)
+
+
+def _setting_hit(s: Setting, path: str, line: int, col: int) -> bool:
+    if s.path != path:
+        return False
+    return _in(s.key_node.span, line, col) or _in(s.value.span, line, col)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, Dynamic):
+        return f"dynamic: `{v.text}` (not rendered)"
+    return "`" + json.dumps(v, default=str) + "`"
+
+
+def _where(s: Setting | None, root: str) -> str:
+    if s is None:
+        return "default"
+    rel = os.path.relpath(s.path, root)
+    return f"{s.layer} — [{rel}:{s.key_node.span.line + 1}]({_uri(s)})"
+
+
+def _uri(s: Setting) -> str:
+    return f"file://{s.path}#L{s.key_node.span.line + 1}"
+
+
+def describe_effective(node: Node, key: str, root: str) -> list[str]:
+    eff: Effective = node.eff(key)
+    out = [
+        f"**{key}** of `{node.display}` ({node.unique_id}): {_fmt(eff.value) if eff.value is not None else '*not set*'}"
+    ]
+    out.append(f"- set by: {_where(eff.setting, root)}")
+    for r in eff.replaced:
+        out.append(f"- replaced (whole object, not merged): {_where(r, root)}")
+    for i in eff.ignored:
+        why = "null does not clear an inherited value here (spec P4)" if i.is_null else "ignored by dbt"
+        out.append(f"- {why}: {_where(i, root)}")
+    if key == "freshness" and isinstance(eff.value, dict):
+        ba = eff.value.get("build_after")
+        if isinstance(ba, dict):
+            c, p = ba.get("count"), ba.get("period")
+            if isinstance(c, int) and isinstance(p, str) and p in PERIOD_SECONDS:
+                out.append(
+                    f"- window: {format_seconds(c * PERIOD_SECONDS[p])}, updates_on: `{ba.get('updates_on', 'any')}`"
+                )
+    if key == "state" and isinstance(eff.value, dict):
+        lt = eff.value.get("lag_tolerance")
+        if isinstance(lt, str):
+            try:
+                out.append(f"- lag_tolerance = {format_seconds(parse_duration(lt).seconds)}")
+            except DurationError as exc:
+                out.append(f"- lag_tolerance is invalid: {exc}")
+        elif lt is None:
+            out.append("- lag_tolerance not set: falls back to build_after, else the 45m default")
+    return out
+
+
+def describe_source(st: SourceTable, root: str) -> list[str]:
+    fr = st.freshness
+    out = [f"**source freshness** of `{st.display}` ({st.unique_id})"]
+    if fr.disabled_by is not None:
+        out.append(f"- disabled by `freshness: null`: {_where(fr.disabled_by, root)}")
+    for name in ("warn_after", "error_after"):
+        th = getattr(fr, name)
+        if th is None:
+            out.append(f"- {name}: *not set*")
+        else:
+            out.append(f"- {name}: `{th.count} {th.period}` from {_where(th.setting, root)}")
+    if fr.filter is not None:
+        out.append(f"- filter: `{fr.filter}` from {_where(fr.filter_setting, root)}")
+    method = st.loaded_at_method
+    if method == "loaded_at_query":
+        out.append(f"- measured by loaded_at_query from {_where(st.loaded_at_query.setting, root)}")
+    elif method == "loaded_at_field":
+        out.append(
+            f"- measured by `max({st.loaded_at_field.value})` from {_where(st.loaded_at_field.setting, root)}"
+        )
+    else:
+        out.append("- measured by warehouse metadata (no loaded_at_field / loaded_at_query)")
+    if st.relation_type:
+        out.append(f"- relation type (catalog.json): {st.relation_type}")
+    return out
+
+
+def _pairs(entry: YMap) -> list[YPair]:
+    out = []
+    for holder in (entry, entry.get("config")):
+        if isinstance(holder, YMap):
+            for p in holder.items:
+                if str(p.key.value) in ("freshness", "loaded_at_field", "loaded_at_query"):
+                    out.append(p)
+    return out
+
+
+def hover_markdown(idx: ProjectIndex, path: str, line: int, col: int) -> str | None:
+    root = idx.dir
+    hits: list[Node] = []
+    key_hit = ""
+    for node in idx.nodes.values():
+        for key in ("freshness", "state"):
+            if any(_setting_hit(s, path, line, col) for s in node.settings.get(key, [])):
+                hits.append(node)
+                key_hit = key
+                break
+    if hits:
+        parts = describe_effective(hits[0], key_hit, root)
+        if len(hits) > 1:
+            names = ", ".join(n.display for n in hits[:8])
+            more = f" and {len(hits) - 8} more" if len(hits) > 8 else ""
+            parts.append(f"\nThis setting reaches {len(hits)} nodes: {names}{more}.")
+        return "\n".join(parts)
+    for st in idx.sources.values():
+        if st.path != path:
+            continue
+        for entry in (st.table.node, st.source.node):
+            for p in _pairs(entry):
+                if _in(p.key.span, line, col) or _in(p.value.span, line, col):
+                    return "\n".join(describe_source(st, root))
+    return None

@@ -1,0 +1,668 @@
+"""The state store: an SQLite file that accumulates what each production run built, and from what.
+
+A model reused (or not selected) in a later run does not appear as built in that run's artifacts, so
+the last real build of every node has to be remembered across runs. ``StateStore.ingest(dir)`` reads
+one run's artifacts directory and merges it in, in a single transaction:
+
+* ``run_results.json`` (+ the same run's ``manifest.json``, required with it): per node the last run's
+  status and message, and — for a ``success`` of a model, seed or snapshot — the build time
+  (``timing[execute].completed_at``) and the fingerprints of the code it was built from. Fusion's
+  ``reused`` results update the status and reason only. Results of commands that build nothing
+  (``dbt compile``, ``dbt docs generate``, ``dbt show`` …) are ignored: they report ``success`` too.
+* ``sources.json`` (optional, may be alone in the directory): one history row per source and run.
+* ``catalog.json`` (optional): whether each node's and source's relation exists, and its type.
+
+Guarantees: ingesting the same artifacts twice changes nothing (keyed on invocation id + generated_at);
+an older run ingested after a newer one never moves a build time or a status backwards; a failure
+mid-ingest rolls everything back. ``clear()`` forgets every node's build state (the next predicted run
+builds everything, spec sao.md D15) and records when; builds from before that time are not re-learned.
+
+Public API::
+
+    default_state_path(project_root) -> Path            # <project>/.freshlens/state.db
+    StateStore(path)                                      # creates the file and parent dirs
+    StateStore.ingest(directory) -> IngestReport
+    StateStore.clear() -> None
+    StateStore.snapshot() -> StateSnapshot
+    StateStore.close()
+    load_state(path_or_dir) -> StateSnapshot              # a .db file, or an artifacts dir (in memory)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from freshlens.state.artifacts import (
+    BUILT_TYPES,
+    ArtifactError,
+    Catalog,
+    Manifest,
+    NodeFingerprint,
+    Relation,
+    RunResults,
+    SourcesArtifact,
+    StateError,
+    canonical_json,
+    parse_timestamp,
+    read_catalog,
+    read_manifest,
+    read_run_results,
+    read_sources,
+)
+from freshlens.state.snapshot import (
+    FAILED_TEST_STATUSES,
+    NodeState,
+    SourceAtBuild,
+    SourceObservation,
+    SourceState,
+    StateSnapshot,
+)
+
+SCHEMA_VERSION = 1
+STATE_DIR = ".freshlens"
+STATE_FILE = "state.db"
+
+# Commands whose run_results list nodes as "success" without building anything.
+NON_BUILDING_COMMANDS = frozenset(
+    {"compile", "generate", "docs", "show", "list", "ls", "parse", "debug", "run-operation", "freshness"}
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ingested (
+    kind TEXT NOT NULL,               -- run_results | sources | catalog | manifest
+    invocation_id TEXT NOT NULL,
+    generated_at TEXT NOT NULL,
+    source_dir TEXT NOT NULL,
+    ingested_at TEXT NOT NULL,
+    PRIMARY KEY (kind, invocation_id, generated_at)
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    unique_id TEXT PRIMARY KEY,
+    resource_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    original_file_path TEXT,
+    depends_on TEXT NOT NULL DEFAULT '[]',   -- JSON list, from the newest manifest that listed the node
+    described_at TEXT,                       -- generated_at of that run
+    last_success_at TEXT,
+    last_success_invocation_id TEXT,
+    fingerprint TEXT,                        -- JSON NodeFingerprint of the build at last_success_at
+    last_status TEXT,
+    last_message TEXT,
+    last_run_at TEXT,
+    last_invocation_id TEXT
+);
+CREATE TABLE IF NOT EXISTS relations (
+    unique_id TEXT PRIMARY KEY,
+    relation_exists INTEGER NOT NULL,
+    relation_type TEXT,
+    observed_at TEXT NOT NULL,
+    invocation_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sources (
+    unique_id TEXT PRIMARY KEY,
+    source_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    relation TEXT NOT NULL,                  -- JSON {database, schema, identifier, relation_name}
+    loaded_at_field TEXT,
+    loaded_at_query TEXT,
+    freshness TEXT,                          -- JSON or NULL
+    described_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS source_observations (
+    source_id TEXT NOT NULL,
+    invocation_id TEXT NOT NULL,
+    generated_at TEXT NOT NULL,
+    snapshotted_at TEXT,
+    max_loaded_at TEXT,
+    status TEXT NOT NULL,
+    error TEXT,
+    PRIMARY KEY (source_id, invocation_id)
+);
+"""
+
+
+class StateStoreError(StateError):
+    """The state database cannot be used (newer schema, not a database, locked …)."""
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ``ingest`` did, for the CLI to print."""
+
+    directory: str
+    invocation_ids: list[str] = field(default_factory=list)
+    read: list[str] = field(default_factory=list)  # artifact file names read
+    already_ingested: list[str] = field(default_factory=list)  # artifacts skipped as duplicates
+    built: int = 0  # successful builds recorded (newer than what the store knew)
+    reused: int = 0  # Fusion "reused" results
+    statuses: int = 0  # node statuses updated
+    source_observations: int = 0
+    relations: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.built or self.statuses or self.source_observations or self.relations)
+
+    def summary(self) -> str:
+        if not self.read or len(self.already_ingested) == len(self.read):
+            return f"{self.directory}: already ingested, nothing changed"
+        parts = [
+            f"{self.built} build(s) recorded",
+            f"{self.reused} reused",
+            f"{self.statuses} status(es) updated",
+            f"{self.source_observations} source observation(s)",
+            f"{self.relations} relation(s)",
+        ]
+        return f"{self.directory}: " + ", ".join(parts)
+
+
+def default_state_path(project_root: str | Path) -> Path:
+    """``<project>/.freshlens/state.db``."""
+    return Path(project_root) / STATE_DIR / STATE_FILE
+
+
+def _ts(value: datetime) -> str:
+    # Fixed-width UTC text so SQL string comparison orders like time.
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _opt_ts(value: datetime | None) -> str | None:
+    return None if value is None else _ts(value)
+
+
+def _parse_opt(value: str | None) -> datetime | None:
+    return None if value is None else parse_timestamp(value)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _relation_to_json(rel: Relation) -> dict[str, str | None]:
+    return {
+        "database": rel.database,
+        "schema": rel.schema,
+        "identifier": rel.identifier,
+        "relation_name": rel.relation_name,
+    }
+
+
+def _relation_from_json(data: dict[str, Any]) -> Relation:
+    return Relation(
+        data.get("database"), data.get("schema"), data.get("identifier"), data.get("relation_name")
+    )
+
+
+def fingerprint_to_json(fp: NodeFingerprint) -> str:
+    return canonical_json(
+        {
+            "raw_code_sha256": fp.raw_code_sha256,
+            "normalised_code_sha256": fp.normalised_code_sha256,
+            "checksum": fp.checksum,
+            "config_sha256": fp.config_sha256,
+            "materialized": fp.materialized,
+            "relation": _relation_to_json(fp.relation),
+            "depends_on_nodes": list(fp.depends_on_nodes),
+            "depends_on_macros": list(fp.depends_on_macros),
+            "macro_hashes": [list(pair) for pair in fp.macro_hashes],
+            "freshness": fp.freshness,
+            "state": fp.state,
+        }
+    )
+
+
+def fingerprint_from_json(text: str) -> NodeFingerprint:
+    d = json.loads(text)
+    return NodeFingerprint(
+        raw_code_sha256=d["raw_code_sha256"],
+        normalised_code_sha256=d["normalised_code_sha256"],
+        checksum=d["checksum"],
+        config_sha256=d["config_sha256"],
+        materialized=d["materialized"],
+        relation=_relation_from_json(d["relation"]),
+        depends_on_nodes=tuple(d["depends_on_nodes"]),
+        depends_on_macros=tuple(d["depends_on_macros"]),
+        macro_hashes=tuple((str(a), str(b)) for a, b in d["macro_hashes"]),
+        freshness=d["freshness"],
+        state=d["state"],
+    )
+
+
+class StateStore:
+    """The SQLite state store. ``path`` may be ``":memory:"`` (used by :func:`load_state` for directories)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            self._db.row_factory = sqlite3.Row
+            self._init_schema()
+        except sqlite3.DatabaseError as exc:
+            raise StateStoreError(
+                f"{self.path}: cannot open the freshlens state store ({exc}). If it is not a freshlens "
+                "state.db, point --state elsewhere; otherwise delete it and ingest the runs again."
+            ) from None
+
+    # ---------------------------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _init_schema(self) -> None:
+        row = None
+        has_meta = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if has_meta:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None:
+            found = int(row["value"])
+            if found > SCHEMA_VERSION:
+                raise StateStoreError(
+                    f"{self.path}: this state store was written by a newer freshlens (schema v{found}); "
+                    f"this freshlens reads v{SCHEMA_VERSION}. Upgrade freshlens, or use another --state file."
+                )
+            return
+        with self._transaction():
+            # executescript() would COMMIT on its own; run the statements inside our transaction.
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?), ('created_at', ?)",
+                (str(SCHEMA_VERSION), _ts(_now())),
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    @property
+    def cleared_at(self) -> datetime | None:
+        return _parse_opt(self._meta("cleared_at"))
+
+    # ------------------------------------------------------------------------------------- ingest
+
+    def ingest(self, directory: str | Path) -> IngestReport:
+        """Merge one run's artifacts directory into the store (one transaction; see the module docs)."""
+        d = Path(directory)
+        if not d.is_dir():
+            raise ArtifactError(f"{d}: not a directory. Give the run's target/ directory (or a copy of it).")
+        names = {n: d / n for n in ("manifest.json", "run_results.json", "sources.json", "catalog.json")}
+        present = {n for n, p in names.items() if p.is_file()}
+        if not present:
+            raise ArtifactError(
+                f"{d}: no dbt artifacts found. Expected manifest.json + run_results.json from a dbt build, "
+                "and/or sources.json from dbt source freshness."
+            )
+        if "run_results.json" in present and "manifest.json" not in present:
+            raise ArtifactError(
+                f"{d}: run_results.json without manifest.json. freshlens needs the same run's manifest to know "
+                "what each node was built from; copy target/manifest.json from that run too."
+            )
+        # Read and validate everything before touching the database.
+        manifest = read_manifest(names["manifest.json"]) if "manifest.json" in present else None
+        run = read_run_results(names["run_results.json"]) if "run_results.json" in present else None
+        sources = read_sources(names["sources.json"]) if "sources.json" in present else None
+        catalog = read_catalog(names["catalog.json"]) if "catalog.json" in present else None
+
+        report = IngestReport(directory=str(d))
+        with self._transaction():
+            if manifest is not None:
+                self._ingest_manifest(manifest, report)
+            if run is not None and manifest is not None:
+                self._ingest_run(run, manifest, report)
+            if sources is not None:
+                self._ingest_sources(sources, report)
+            if catalog is not None:
+                self._ingest_catalog(catalog, manifest, report)
+        return report
+
+    def _claim(self, kind: str, invocation_id: str, generated_at: datetime, source_dir: str) -> bool:
+        """Record that an artifact was ingested; False if it already was (idempotency)."""
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO ingested (kind, invocation_id, generated_at, source_dir, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (kind, invocation_id, _ts(generated_at), source_dir, _ts(_now())),
+        )
+        return cur.rowcount == 1
+
+    def _ingest_manifest(self, manifest: Manifest, report: IngestReport) -> None:
+        meta = manifest.meta
+        report.read.append("manifest.json")
+        if not self._claim("manifest", meta.invocation_id, meta.generated_at, report.directory):
+            report.already_ingested.append("manifest.json")
+            return
+        at = _ts(meta.generated_at)
+        for src in manifest.sources.values():
+            self._db.execute(
+                "INSERT INTO sources (unique_id, source_name, name, relation, loaded_at_field, loaded_at_query, "
+                "freshness, described_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (unique_id) DO UPDATE SET source_name = excluded.source_name, name = excluded.name, "
+                "relation = excluded.relation, loaded_at_field = excluded.loaded_at_field, "
+                "loaded_at_query = excluded.loaded_at_query, freshness = excluded.freshness, "
+                "described_at = excluded.described_at WHERE excluded.described_at >= sources.described_at",
+                (
+                    src.unique_id,
+                    src.source_name,
+                    src.name,
+                    canonical_json(_relation_to_json(src.relation)),
+                    src.loaded_at_field,
+                    src.loaded_at_query,
+                    None if src.freshness is None else canonical_json(src.freshness),
+                    at,
+                ),
+            )
+        for node in manifest.nodes.values():
+            self._db.execute(
+                "INSERT INTO nodes (unique_id, resource_type, name, original_file_path, depends_on, described_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (unique_id) DO UPDATE SET "
+                "resource_type = excluded.resource_type, name = excluded.name, "
+                "original_file_path = excluded.original_file_path, depends_on = excluded.depends_on, "
+                "described_at = excluded.described_at "
+                "WHERE nodes.described_at IS NULL OR excluded.described_at >= nodes.described_at",
+                (
+                    node.unique_id,
+                    node.resource_type,
+                    node.name,
+                    node.original_file_path,
+                    json.dumps(list(node.fingerprint.depends_on_nodes)),
+                    at,
+                ),
+            )
+
+    def _ingest_run(self, run: RunResults, manifest: Manifest, report: IngestReport) -> None:
+        meta = run.meta
+        report.read.append("run_results.json")
+        report.invocation_ids.append(meta.invocation_id)
+        if not self._claim("run_results", meta.invocation_id, meta.generated_at, report.directory):
+            report.already_ingested.append("run_results.json")
+            return
+        if run.command in NON_BUILDING_COMMANDS:
+            report.notes.append(
+                f"run_results.json comes from `dbt {run.command}`, which builds nothing; its statuses were ignored."
+            )
+            return
+        cleared = self.cleared_at
+        if cleared is not None and meta.generated_at <= cleared:
+            report.notes.append(
+                f"run {meta.invocation_id} ran before the state was cleared ({_ts(cleared)}); its builds were ignored."
+            )
+            return
+        run_at = _ts(meta.generated_at)
+        unknown = 0
+        for res in run.results:
+            node = manifest.nodes.get(res.unique_id)
+            if node is None:
+                if res.unique_id.split(".", 1)[0] in BUILT_TYPES:
+                    unknown += 1
+                continue
+            self._db.execute(
+                "INSERT OR IGNORE INTO nodes (unique_id, resource_type, name, original_file_path) "
+                "VALUES (?, ?, ?, ?)",
+                (node.unique_id, node.resource_type, node.name, node.original_file_path),
+            )
+            cur = self._db.execute(
+                "UPDATE nodes SET last_status = ?, last_message = ?, last_run_at = ?, last_invocation_id = ? "
+                "WHERE unique_id = ? AND (last_run_at IS NULL OR last_run_at <= ?)",
+                (res.status, res.message, run_at, meta.invocation_id, node.unique_id, run_at),
+            )
+            report.statuses += cur.rowcount
+            if res.status == "reused":
+                report.reused += 1
+            if res.status != "success" or node.resource_type not in BUILT_TYPES:
+                continue
+            built_at = _ts(res.completed_at or meta.generated_at)
+            cur = self._db.execute(
+                "UPDATE nodes SET last_success_at = ?, last_success_invocation_id = ?, fingerprint = ? "
+                "WHERE unique_id = ? AND (last_success_at IS NULL OR last_success_at < ?)",
+                (
+                    built_at,
+                    meta.invocation_id,
+                    fingerprint_to_json(node.fingerprint),
+                    node.unique_id,
+                    built_at,
+                ),
+            )
+            report.built += cur.rowcount
+        if unknown:
+            report.notes.append(
+                f"{unknown} result(s) name nodes missing from manifest.json; is the manifest from the same run?"
+            )
+
+    def _ingest_sources(self, sources: SourcesArtifact, report: IngestReport) -> None:
+        meta = sources.meta
+        report.read.append("sources.json")
+        if meta.invocation_id not in report.invocation_ids:
+            report.invocation_ids.append(meta.invocation_id)
+        if not self._claim("sources", meta.invocation_id, meta.generated_at, report.directory):
+            report.already_ingested.append("sources.json")
+            return
+        for res in sources.results:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO source_observations (source_id, invocation_id, generated_at, "
+                "snapshotted_at, max_loaded_at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    res.unique_id,
+                    meta.invocation_id,
+                    _ts(meta.generated_at),
+                    _opt_ts(res.snapshotted_at),
+                    _opt_ts(res.max_loaded_at),
+                    res.status,
+                    res.error,
+                ),
+            )
+            report.source_observations += cur.rowcount
+
+    def _ingest_catalog(self, catalog: Catalog, manifest: Manifest | None, report: IngestReport) -> None:
+        meta = catalog.meta
+        report.read.append("catalog.json")
+        if not self._claim("catalog", meta.invocation_id, meta.generated_at, report.directory):
+            report.already_ingested.append("catalog.json")
+            return
+        observed: dict[str, tuple[int, str | None]] = {
+            uid: (1, entry.relation_type) for uid, entry in catalog.entries.items()
+        }
+        if manifest is not None:
+            # A relation dbt knows about but the warehouse did not list is missing (D12).
+            for node in manifest.nodes.values():
+                if node.resource_type in BUILT_TYPES and node.fingerprint.materialized != "ephemeral":
+                    observed.setdefault(node.unique_id, (0, None))
+            for uid in manifest.sources:
+                observed.setdefault(uid, (0, None))
+        at = _ts(meta.generated_at)
+        for uid, (exists, rtype) in observed.items():
+            cur = self._db.execute(
+                "INSERT INTO relations (unique_id, relation_exists, relation_type, observed_at, invocation_id) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (unique_id) DO UPDATE SET "
+                "relation_exists = excluded.relation_exists, relation_type = excluded.relation_type, "
+                "observed_at = excluded.observed_at, invocation_id = excluded.invocation_id "
+                "WHERE excluded.observed_at >= relations.observed_at",
+                (uid, exists, rtype, at, meta.invocation_id),
+            )
+            report.relations += cur.rowcount
+
+    # -------------------------------------------------------------------------------------- clear
+
+    def clear(self) -> None:
+        """Forget every node's build state ("Clear cache", D15). Source history is kept."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE nodes SET last_success_at = NULL, last_success_invocation_id = NULL, fingerprint = NULL, "
+                "last_status = NULL, last_message = NULL, last_run_at = NULL, last_invocation_id = NULL"
+            )
+            self._db.execute("DELETE FROM relations WHERE unique_id NOT LIKE 'source.%'")
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('cleared_at', ?)", (_ts(_now()),)
+            )
+
+    # ----------------------------------------------------------------------------------- snapshot
+
+    def snapshot(self) -> StateSnapshot:
+        """Everything the planner needs, as plain frozen values."""
+        relations = {row["unique_id"]: row for row in self._db.execute("SELECT * FROM relations").fetchall()}
+        history: dict[str, list[SourceObservation]] = {}
+        for row in self._db.execute(
+            "SELECT * FROM source_observations ORDER BY COALESCE(snapshotted_at, generated_at), generated_at"
+        ):
+            history.setdefault(row["source_id"], []).append(
+                SourceObservation(
+                    max_loaded_at=_parse_opt(row["max_loaded_at"]),
+                    snapshotted_at=_parse_opt(row["snapshotted_at"]),
+                    status=row["status"],
+                    error=row["error"],
+                    invocation_id=row["invocation_id"],
+                    generated_at=parse_timestamp(row["generated_at"]),
+                )
+            )
+        spec_rows = {row["unique_id"]: row for row in self._db.execute("SELECT * FROM sources")}
+        sources: dict[str, SourceState] = {}
+        for uid in sorted(set(spec_rows) | set(history)):
+            spec = spec_rows.get(uid)
+            rel = relations.get(uid)
+            sources[uid] = SourceState(
+                unique_id=uid,
+                source_name=None if spec is None else spec["source_name"],
+                name=None if spec is None else spec["name"],
+                relation=None if spec is None else _relation_from_json(json.loads(spec["relation"])),
+                loaded_at_field=None if spec is None else spec["loaded_at_field"],
+                loaded_at_query=None if spec is None else spec["loaded_at_query"],
+                freshness=None
+                if spec is None or spec["freshness"] is None
+                else json.loads(spec["freshness"]),
+                history=tuple(history.get(uid, ())),
+                relation_exists=None if rel is None else bool(rel["relation_exists"]),
+                relation_type=None if rel is None else rel["relation_type"],
+            )
+
+        rows = self._db.execute("SELECT * FROM nodes ORDER BY unique_id").fetchall()
+        # Which sources.json invocations came in the same directory as each run_results invocation.
+        dirs: dict[str, set[str]] = {}
+        for row in self._db.execute("SELECT kind, invocation_id, source_dir FROM ingested"):
+            dirs.setdefault(row["source_dir"], set()).add(row["invocation_id"])
+        same_dir: dict[str, frozenset[str]] = {}
+        for invocations in dirs.values():
+            for inv in invocations:
+                same_dir[inv] = same_dir.get(inv, frozenset()) | frozenset(invocations)
+        failed: dict[str, list[str]] = {}
+        for row in rows:
+            if row["resource_type"] == "test" and row["last_status"] in FAILED_TEST_STATUSES:
+                for parent in json.loads(row["depends_on"]):
+                    failed.setdefault(parent, []).append(row["unique_id"])
+        nodes: dict[str, NodeState] = {}
+        for row in rows:
+            nodes[row["unique_id"]] = self._node_state(
+                row, relations.get(row["unique_id"]), failed, sources, same_dir
+            )
+
+        last_run = self._db.execute(
+            "SELECT MAX(generated_at) AS t FROM ingested WHERE kind = 'run_results'"
+        ).fetchone()
+        return StateSnapshot(
+            origin=self.path,
+            nodes=nodes,
+            sources=sources,
+            cleared_at=self.cleared_at,
+            last_run_at=_parse_opt(last_run["t"]),
+        )
+
+    @staticmethod
+    def _node_state(
+        row: sqlite3.Row,
+        rel: sqlite3.Row | None,
+        failed: dict[str, list[str]],
+        sources: dict[str, SourceState],
+        same_dir: dict[str, frozenset[str]],
+    ) -> NodeState:
+        fp = None if row["fingerprint"] is None else fingerprint_from_json(row["fingerprint"])
+        last_success = _parse_opt(row["last_success_at"])
+        exists = None if rel is None else bool(rel["relation_exists"])
+        rtype = None if rel is None else rel["relation_type"]
+        observed = None if rel is None else parse_timestamp(rel["observed_at"])
+        if last_success is not None and fp is not None and (observed is None or observed < last_success):
+            # A build after the last catalog look created the relation.
+            exists = True
+            rtype = "VIEW" if fp.materialized == "view" else "BASE TABLE"
+        at_build: dict[str, SourceAtBuild | None] = {}
+        if fp is not None and last_success is not None:
+            same_run = same_dir.get(row["last_success_invocation_id"], frozenset())
+            for parent in fp.depends_on_nodes:
+                if parent.startswith("source."):
+                    src = sources.get(parent)
+                    at_build[parent] = None if src is None else src.at_build(last_success, same_run)
+        return NodeState(
+            unique_id=row["unique_id"],
+            resource_type=row["resource_type"],
+            name=row["name"],
+            original_file_path=row["original_file_path"],
+            last_success_at=last_success,
+            last_success_invocation_id=row["last_success_invocation_id"],
+            fingerprint=fp,
+            last_status=row["last_status"],
+            last_message=row["last_message"],
+            last_run_at=_parse_opt(row["last_run_at"]),
+            last_invocation_id=row["last_invocation_id"],
+            relation_exists=exists,
+            relation_type=rtype,
+            relation_observed_at=observed,
+            failed_tests=tuple(sorted(failed.get(row["unique_id"], ()))),
+            sources_at_build=at_build,
+        )
+
+
+def load_state(path_or_dir: str | Path) -> StateSnapshot:
+    """State for the planner from a ``state.db`` file, or from one run's artifacts directory.
+
+    A directory (``manifest.json`` + ``run_results.json`` [+ ``sources.json``, ``catalog.json``]) is read
+    into an in-memory store and never written anywhere. A path that does not exist is an error: create a
+    store with ``freshlens state ingest`` first.
+    """
+    p = Path(path_or_dir)
+    if p.is_dir():
+        with StateStore(":memory:") as store:
+            store.ingest(p)
+            snap = store.snapshot()
+        return StateSnapshot(
+            origin=str(p),
+            nodes=snap.nodes,
+            sources=snap.sources,
+            cleared_at=None,
+            last_run_at=snap.last_run_at,
+        )
+    if not p.is_file():
+        raise StateStoreError(
+            f"{p}: no state store or artifacts directory here. Run `freshlens state ingest DIR` to create "
+            "the store, or point --state at a directory holding manifest.json and run_results.json."
+        )
+    with StateStore(p) as store:
+        return store.snapshot()
