@@ -285,26 +285,26 @@ class _Reader:
     def opt_obj(self, value: object, where: str) -> JSONDict | None:
         return None if value is None else self.obj(value, where)
 
-    def list(self, value: object, where: str) -> list[Any]:
+    def array(self, value: object, where: str) -> list[Any]:
         if not isinstance(value, list):
             raise self.fail(where, "should be a list")
         return value
 
-    def str(self, value: object, where: str) -> str:
+    def text(self, value: object, where: str) -> str:
         if not isinstance(value, str):
             raise self.fail(where, "should be a string")
         return value
 
-    def opt_str(self, value: object, where: str) -> str | None:
-        return None if value is None else self.str(value, where)
+    def opt_text(self, value: object, where: str) -> str | None:
+        return None if value is None else self.text(value, where)
 
-    def str_list(self, value: object, where: str) -> tuple[str, ...]:
+    def texts(self, value: object, where: str) -> tuple[str, ...]:
         if value is None:
             return ()
-        return tuple(self.str(v, f"{where}[{i}]") for i, v in enumerate(self.list(value, where)))
+        return tuple(self.text(v, f"{where}[{i}]") for i, v in enumerate(self.array(value, where)))
 
     def time(self, value: object, where: str) -> datetime:
-        text = self.str(value, where)
+        text = self.text(value, where)
         try:
             return parse_timestamp(text)
         except ValueError:
@@ -348,7 +348,7 @@ def _check_meta(reader: _Reader, data: JSONDict, kind: str) -> ArtifactMeta:
         schema_version=found_version,
         dbt_version=str(metadata.get("dbt_version") or ""),
         generated_at=reader.time(metadata.get("generated_at"), "metadata.generated_at"),
-        invocation_id=reader.str(metadata.get("invocation_id"), "metadata.invocation_id"),
+        invocation_id=reader.text(metadata.get("invocation_id"), "metadata.invocation_id"),
     )
 
 
@@ -391,24 +391,24 @@ def read_manifest(path: str | Path) -> Manifest:
     for macro_id, raw in macros.items():
         macro = r.obj(raw, f"macros.{macro_id}")
         macro_hashes[macro_id] = _sha256(
-            r.opt_str(macro.get("macro_sql"), f"macros.{macro_id}.macro_sql") or ""
+            r.opt_text(macro.get("macro_sql"), f"macros.{macro_id}.macro_sql") or ""
         )
         deps = r.opt_obj(macro.get("depends_on"), f"macros.{macro_id}.depends_on") or {}
-        macro_deps[macro_id] = r.str_list(deps.get("macros"), f"macros.{macro_id}.depends_on.macros")
+        macro_deps[macro_id] = r.texts(deps.get("macros"), f"macros.{macro_id}.depends_on.macros")
 
     nodes: dict[str, ManifestNode] = {}
     for uid, raw in r.obj(data.get("nodes", {}), "nodes").items():
         where = f"nodes.{uid}"
         node = r.obj(raw, where)
-        resource_type = r.str(node.get("resource_type"), f"{where}.resource_type")
+        resource_type = r.text(node.get("resource_type"), f"{where}.resource_type")
         if resource_type not in TRACKED_TYPES:
             continue
         config = r.opt_obj(node.get("config"), f"{where}.config") or {}
         unrendered = r.opt_obj(node.get("unrendered_config"), f"{where}.unrendered_config") or {}
         checksum = r.opt_obj(node.get("checksum"), f"{where}.checksum") or {}
         depends_on = r.opt_obj(node.get("depends_on"), f"{where}.depends_on") or {}
-        raw_code = r.opt_str(node.get("raw_code"), f"{where}.raw_code") or ""
-        direct_macros = r.str_list(depends_on.get("macros"), f"{where}.depends_on.macros")
+        raw_code = r.opt_text(node.get("raw_code"), f"{where}.raw_code") or ""
+        direct_macros = r.texts(depends_on.get("macros"), f"{where}.depends_on.macros")
         freshness = config.get("freshness")
         state = config.get("state")
         fingerprint = NodeFingerprint(
@@ -416,14 +416,14 @@ def read_manifest(path: str | Path) -> Manifest:
             normalised_code_sha256=_sha256(normalised_code(raw_code)),
             checksum=f"{checksum.get('name', '')}:{checksum.get('checksum', '')}",
             config_sha256=config_fingerprint(unrendered),
-            materialized=r.opt_str(config.get("materialized"), f"{where}.config.materialized"),
+            materialized=r.opt_text(config.get("materialized"), f"{where}.config.materialized"),
             relation=Relation(
-                database=r.opt_str(node.get("database"), f"{where}.database"),
-                schema=r.opt_str(node.get("schema"), f"{where}.schema"),
-                identifier=r.opt_str(node.get("alias"), f"{where}.alias"),
-                relation_name=r.opt_str(node.get("relation_name"), f"{where}.relation_name"),
+                database=r.opt_text(node.get("database"), f"{where}.database"),
+                schema=r.opt_text(node.get("schema"), f"{where}.schema"),
+                identifier=r.opt_text(node.get("alias"), f"{where}.alias"),
+                relation_name=r.opt_text(node.get("relation_name"), f"{where}.relation_name"),
             ),
-            depends_on_nodes=r.str_list(depends_on.get("nodes"), f"{where}.depends_on.nodes"),
+            depends_on_nodes=r.texts(depends_on.get("nodes"), f"{where}.depends_on.nodes"),
             depends_on_macros=direct_macros,
             macro_hashes=tuple(
                 (m, macro_hashes.get(m, "missing")) for m in _macro_closure(direct_macros, macro_deps)
@@ -434,10 +434,10 @@ def read_manifest(path: str | Path) -> Manifest:
         nodes[uid] = ManifestNode(
             unique_id=uid,
             resource_type=resource_type,
-            name=r.str(node.get("name"), f"{where}.name"),
-            package=r.str(node.get("package_name"), f"{where}.package_name"),
-            original_file_path=r.str(node.get("original_file_path"), f"{where}.original_file_path"),
-            language=r.opt_str(node.get("language"), f"{where}.language"),
+            name=r.text(node.get("name"), f"{where}.name"),
+            package=r.text(node.get("package_name"), f"{where}.package_name"),
+            original_file_path=r.text(node.get("original_file_path"), f"{where}.original_file_path"),
+            language=r.opt_text(node.get("language"), f"{where}.language"),
             fingerprint=fingerprint,
         )
 
@@ -448,23 +448,23 @@ def read_manifest(path: str | Path) -> Manifest:
         freshness = src.get("freshness")
         sources[uid] = ManifestSource(
             unique_id=uid,
-            source_name=r.str(src.get("source_name"), f"{where}.source_name"),
-            name=r.str(src.get("name"), f"{where}.name"),
+            source_name=r.text(src.get("source_name"), f"{where}.source_name"),
+            name=r.text(src.get("name"), f"{where}.name"),
             relation=Relation(
-                database=r.opt_str(src.get("database"), f"{where}.database"),
-                schema=r.opt_str(src.get("schema"), f"{where}.schema"),
-                identifier=r.opt_str(src.get("identifier"), f"{where}.identifier"),
-                relation_name=r.opt_str(src.get("relation_name"), f"{where}.relation_name"),
+                database=r.opt_text(src.get("database"), f"{where}.database"),
+                schema=r.opt_text(src.get("schema"), f"{where}.schema"),
+                identifier=r.opt_text(src.get("identifier"), f"{where}.identifier"),
+                relation_name=r.opt_text(src.get("relation_name"), f"{where}.relation_name"),
             ),
-            loaded_at_field=r.opt_str(src.get("loaded_at_field"), f"{where}.loaded_at_field"),
-            loaded_at_query=r.opt_str(src.get("loaded_at_query"), f"{where}.loaded_at_query"),
+            loaded_at_field=r.opt_text(src.get("loaded_at_field"), f"{where}.loaded_at_field"),
+            loaded_at_query=r.opt_text(src.get("loaded_at_query"), f"{where}.loaded_at_query"),
             freshness=freshness if isinstance(freshness, dict) else None,
         )
 
     return Manifest(
         meta=meta,
-        project_name=r.opt_str(metadata.get("project_name"), "metadata.project_name"),
-        adapter_type=r.opt_str(metadata.get("adapter_type"), "metadata.adapter_type"),
+        project_name=r.opt_text(metadata.get("project_name"), "metadata.project_name"),
+        adapter_type=r.opt_text(metadata.get("adapter_type"), "metadata.adapter_type"),
         nodes=nodes,
         sources=sources,
         macro_hashes=macro_hashes,
@@ -483,22 +483,22 @@ def read_run_results(path: str | Path) -> RunResults:
     args = data.get("args")
     command = args.get("which") if isinstance(args, dict) else None
     results: list[RunResult] = []
-    for i, raw in enumerate(r.list(data.get("results"), "results")):
+    for i, raw in enumerate(r.array(data.get("results"), "results")):
         where = f"results[{i}]"
         res = r.obj(raw, where)
         completed_at: datetime | None = None
-        for j, t in enumerate(r.list(res.get("timing") or [], f"{where}.timing")):
+        for j, t in enumerate(r.array(res.get("timing") or [], f"{where}.timing")):
             timing = r.obj(t, f"{where}.timing[{j}]")
             if timing.get("name") == "execute":
                 completed_at = r.opt_time(timing.get("completed_at"), f"{where}.timing[{j}].completed_at")
         message = res.get("message")
         results.append(
             RunResult(
-                unique_id=r.str(res.get("unique_id"), f"{where}.unique_id"),
-                status=r.str(res.get("status"), f"{where}.status"),
+                unique_id=r.text(res.get("unique_id"), f"{where}.unique_id"),
+                status=r.text(res.get("status"), f"{where}.status"),
                 message=None if message is None else str(message),
                 completed_at=completed_at,
-                relation_name=r.opt_str(res.get("relation_name"), f"{where}.relation_name"),
+                relation_name=r.opt_text(res.get("relation_name"), f"{where}.relation_name"),
             )
         )
     return RunResults(
@@ -516,16 +516,16 @@ def read_sources(path: str | Path) -> SourcesArtifact:
     data = _load_json(p, r.label)
     meta = _check_meta(r, data, "sources")
     results: list[SourceFreshnessResult] = []
-    for i, raw in enumerate(r.list(data.get("results"), "results")):
+    for i, raw in enumerate(r.array(data.get("results"), "results")):
         where = f"results[{i}]"
         res = r.obj(raw, where)
         error = res.get("error")
         results.append(
             SourceFreshnessResult(
-                unique_id=r.str(res.get("unique_id"), f"{where}.unique_id"),
+                unique_id=r.text(res.get("unique_id"), f"{where}.unique_id"),
                 max_loaded_at=r.opt_time(res.get("max_loaded_at"), f"{where}.max_loaded_at"),
                 snapshotted_at=r.opt_time(res.get("snapshotted_at"), f"{where}.snapshotted_at"),
-                status=r.str(res.get("status"), f"{where}.status"),
+                status=r.text(res.get("status"), f"{where}.status"),
                 error=None if error is None else str(error),
             )
         )
@@ -548,9 +548,9 @@ def read_catalog(path: str | Path) -> Catalog:
             md = r.obj(r.obj(raw, where).get("metadata"), f"{where}.metadata")
             entries[uid] = CatalogEntry(
                 unique_id=uid,
-                relation_type=r.str(md.get("type"), f"{where}.metadata.type"),
-                database=r.opt_str(md.get("database"), f"{where}.metadata.database"),
-                schema=r.opt_str(md.get("schema"), f"{where}.metadata.schema"),
-                name=r.opt_str(md.get("name"), f"{where}.metadata.name"),
+                relation_type=r.text(md.get("type"), f"{where}.metadata.type"),
+                database=r.opt_text(md.get("database"), f"{where}.metadata.database"),
+                schema=r.opt_text(md.get("schema"), f"{where}.metadata.schema"),
+                name=r.opt_text(md.get("name"), f"{where}.metadata.name"),
             )
     return Catalog(meta=meta, entries=entries)
