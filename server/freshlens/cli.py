@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from freshlens import __version__
 from freshlens.model import Finding, Severity
@@ -14,7 +15,7 @@ from freshlens.workspace import Workspace
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors exit 2 with a clear message
+    def error(self, message: str) -> NoReturn:  # usage errors exit 2 with a clear message
         self.print_usage(sys.stderr)
         print(f"freshlens: error: {message}", file=sys.stderr)
         raise SystemExit(2)

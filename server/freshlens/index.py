@@ -456,8 +456,13 @@ def _threshold(m: YMap, key: str, setting: Setting) -> Threshold | None:
     return Threshold(
         c,
         p,
-        Setting(key, m.pair(key).key if m.pair(key) else setting.key_node, t, setting.path, setting.layer),
+        Setting(key, _key_node(m, key) or setting.key_node, t, setting.path, setting.layer),
     )
+
+
+def _key_node(m: YMap, key: str) -> YScalar | None:
+    p = m.pair(key)
+    return p.key if p is not None else None
 
 
 def _fresh_setting(entry: YMap, path: str, layer: str) -> Setting | None:

@@ -194,8 +194,8 @@ class Workspace:
                 problems.extend(v.problems)
         findings = run_rules(proj.index, problems)
         seen: set[tuple[str, str, Span, str]] = set()
-        for f in findings:
-            f = self._apply_override(f)
+        for raw in findings:
+            f = self._apply_override(raw)
             if f is None:
                 continue
             k = (f.loc.path, f.code, f.loc.span, f.message)

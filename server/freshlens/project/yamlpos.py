@@ -167,16 +167,13 @@ def parse_yaml(text: str) -> YNode | None:
         problem = exc.problem or "invalid YAML"
         if exc.context:
             problem = f"{problem} ({exc.context})"
-        return _raise(problem, Span(line, col, line, col + 1))
+        raise YamlError(problem, Span(line, col, line, col + 1)) from exc
     except yaml.YAMLError as exc:
-        return _raise(str(exc), Span(0, 0, 0, 1))
+        raise YamlError(str(exc), Span(0, 0, 0, 1)) from exc
     if node is None:
         return None
     return _convert(node, {})
 
-
-def _raise(message: str, span: Span) -> None:
-    raise YamlError(message, span)
 
 
 def to_plain(node: YNode | None) -> Any:

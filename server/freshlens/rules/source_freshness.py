@@ -142,13 +142,13 @@ def source_rules(ctx: Ctx) -> Iterator[Finding]:
             # empty strings written as ''/"" are not "set" above; catch them too
             for holder in (entry, entry.get("config")):
                 if isinstance(holder, YMap):
-                    p = holder.pair("loaded_at_field")
-                    if p is not None and isinstance(p.value, YScalar) and p.value.value == "":
+                    lp = holder.pair("loaded_at_field")
+                    if lp is not None and isinstance(lp.value, YScalar) and lp.value.value == "":
                         yield finding(
                             "FL122",
                             "loaded_at_field cannot be an empty string (dbt fails to parse). "
                             "Name the timestamp column, or remove the key.",
-                            Loc(path, p.value.span),
+                            Loc(path, lp.value.span),
                         )
         yield from _table_level_rules(ctx, st)
 
