@@ -1,0 +1,70 @@
+"""Deployment state for the planner: dbt artifact readers, the SQLite state store, source freshness.
+
+Typical use::
+
+    from freshlens.state import StateStore, default_state_path, load_state
+
+    with StateStore(default_state_path(project_root)) as store:
+        report = store.ingest("prod-artifacts/2026-06-01T06-00")   # IngestReport; .summary() for the CLI
+    snapshot = load_state(default_state_path(project_root))      # or load_state("path/to/target")
+
+Every error meant for the user is a :class:`StateError` (:class:`ArtifactError`, :class:`StateStoreError`,
+:class:`FreshnessError`) whose message says what to do; catch ``StateError`` at the CLI/LSP boundary.
+See ``docs/state.md``.
+"""
+
+from freshlens.state.artifacts import (
+    ArtifactError,
+    Manifest,
+    ManifestNode,
+    ManifestSource,
+    NodeFingerprint,
+    Relation,
+    StateError,
+    normalised_code,
+    read_catalog,
+    read_manifest,
+    read_run_results,
+    read_sources,
+)
+from freshlens.state.freshness import (
+    FreshnessError,
+    SourceFreshnessNow,
+    SourceSpec,
+    current_freshness_from_file,
+    live_duckdb_freshness,
+    select_only_problem,
+)
+from freshlens.state.snapshot import NodeState, SourceAtBuild, SourceObservation, SourceState, StateSnapshot
+from freshlens.state.store import IngestReport, StateStore, StateStoreError, default_state_path, load_state
+
+__all__ = [
+    "ArtifactError",
+    "FreshnessError",
+    "IngestReport",
+    "Manifest",
+    "ManifestNode",
+    "ManifestSource",
+    "NodeFingerprint",
+    "NodeState",
+    "Relation",
+    "SourceAtBuild",
+    "SourceFreshnessNow",
+    "SourceObservation",
+    "SourceSpec",
+    "SourceState",
+    "StateError",
+    "StateSnapshot",
+    "StateStore",
+    "StateStoreError",
+    "current_freshness_from_file",
+    "default_state_path",
+    "live_duckdb_freshness",
+    "load_state",
+    "normalised_code",
+    "read_catalog",
+    "read_manifest",
+    "read_run_results",
+    "read_sources",
+    "select_only_problem",
+]
