@@ -34,6 +34,7 @@ class YScalar:
     span: Span
     tag: str
     quoted: bool = False
+    text: str = ""  # the scalar as written (empty when not from YAML text)
 
     @property
     def is_null(self) -> bool:
@@ -108,7 +109,7 @@ def _convert(node: yaml.Node, memo: dict[int, YNode]) -> YNode:
     if got is not None:
         return got
     if isinstance(node, yaml.ScalarNode):
-        out: YNode = YScalar(_scalar_value(node), _span(node), node.tag, node.style in ("'", '"'))
+        out: YNode = YScalar(_scalar_value(node), _span(node), node.tag, node.style in ("'", '"'), node.value)
         memo[id(node)] = out
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -173,7 +174,6 @@ def parse_yaml(text: str) -> YNode | None:
     if node is None:
         return None
     return _convert(node, {})
-
 
 
 def to_plain(node: YNode | None) -> Any:

@@ -102,6 +102,15 @@ def _config_sites(idx: ProjectIndex) -> Iterator[Site]:
                             )
                 # data tests with a config block under columns / data_tests
                 yield from _test_sites(entry.node, path)
+            for src in props.sources:
+                for cfg in [src.config, *(t.config for t in src.tables)]:
+                    if isinstance(cfg, YMap):
+                        for p in cfg.items:
+                            yield Site(
+                                Setting(str(p.key.value), p.key, p.value, path, "properties"),
+                                "sources",
+                                "properties",
+                            )
         for path, sql in pkg.sql.items():
             for call in sql.configs:
                 for p in call.args.items:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from freshlens.index import Setting, is_dynamic, plain
@@ -168,18 +169,39 @@ def project_tree_keys(ctx: Ctx) -> Iterator[Finding]:
     pf = pkg.project
     if pf.root is None:
         return
+    roots = {
+        "models": pf.model_paths,
+        "sources": pf.model_paths,
+        "seeds": pf.seed_paths,
+        "snapshots": pf.snapshot_paths,
+        "data_tests": pf.test_paths,
+        "tests": pf.test_paths,
+    }
+    base = os.path.dirname(pf.path)
+
+    def real_folder(resource: str, segs: tuple[str, ...]) -> bool:
+        # segs[0] is the project (or package) name; only the root project's folders are on disk here
+        if len(segs) < 2 or segs[0] != pf.name:
+            return False
+        return any(os.path.isdir(os.path.join(base, r, *segs[1:])) for r in roots[resource])
+
     for resource in ("models", "seeds", "snapshots", "sources", "data_tests", "tests"):
         tree = pf.tree(resource)
         if tree is None:
             continue
-        stack = [tree]
+        stack: list[tuple[YMap, tuple[str, ...]]] = [(tree, ())]
         while stack:
-            m = stack.pop()
+            m, segs = stack.pop()
             for p in m.items:
                 k = str(p.key.value)
-                if k in ("freshness", "state") and isinstance(p.value, YMap):
+                if (
+                    k in ("freshness", "state")
+                    and isinstance(p.value, YMap)
+                    and not real_folder(resource, (*segs, k))
+                ):
+                    code = "FL108" if k == "freshness" else "FL202"
                     yield finding(
-                        "FL108",
+                        code,
                         f"`{k}:` without `+` is read by dbt as a sub-folder named {k}, so this config applies "
                         f"to nothing (dbt warns about unused configuration paths). Write `+{k}:`.",
                         Loc(pf.path, p.key.span),
@@ -198,7 +220,7 @@ def project_tree_keys(ctx: Ctx) -> Iterator[Finding]:
                     )
                     continue
                 if isinstance(p.value, YMap) and not k.startswith("+"):
-                    stack.append(p.value)
+                    stack.append((p.value, (*segs, k)))
 
 
 def freshness_values(ctx: Ctx) -> Iterator[Finding]:
@@ -259,7 +281,7 @@ def null_under_inherited(ctx: Ctx) -> Iterator[Finding]:
                 f"`freshness: null` here does not opt {node.display} out: dbt Core keeps the value inherited "
                 f"from {where(eff.setting)} (null only clears at a folder level in dbt_project.yml). To "
                 "turn the time gate off, set `freshness: {build_after: {count: 0, period: minute}}`.",
-                s.loc,
+                s.value_loc,
                 [Related(eff.setting.loc, "the inherited freshness that stays in force")],
                 data=(("fix", "explicit_zero"),),
             )
@@ -299,8 +321,9 @@ def updates_on_all(ctx: Ctx) -> Iterator[Finding]:
         loc = s.loc
         if isinstance(s.value, YMap):
             b = s.value.get("build_after")
-            if isinstance(b, YMap) and b.pair("updates_on") is not None:
-                loc = Loc(s.path, b.pair("updates_on").key.span)  # type: ignore[union-attr]
+            up = b.pair("updates_on") if isinstance(b, YMap) else None
+            if up is not None:
+                loc = Loc(s.path, up.value.span)
         if len(node.parents) <= 1:
             yield finding(
                 "FL129",

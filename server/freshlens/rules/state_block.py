@@ -26,6 +26,13 @@ STATE_RESOURCES = {"models", "snapshots", "data_tests"}
 _SELECT_STAR = re.compile(r"select\s+(?:distinct\s+)?(?:[A-Za-z_][A-Za-z0-9_]*\.)?\*", re.IGNORECASE)
 
 
+def is_yaml12_bool(val: object) -> bool:
+    """A boolean in YAML 1.2 too (Fusion): `true`/`false`, not the YAML 1.1 words `yes`, `on`, …"""
+    if not isinstance(val, YScalar) or not isinstance(val.value, bool):
+        return False
+    return val.text in ("", "true", "True", "TRUE", "false", "False", "FALSE")
+
+
 def check_state(s: Setting, resource: str) -> Iterator[Finding]:
     v = s.value
     if s.is_null or is_dynamic(v):
@@ -68,7 +75,7 @@ def check_state(s: Setting, resource: str) -> Iterator[Finding]:
         if is_dynamic(val):
             continue
         if k == "lag_tolerance":
-            yield from _lag_tolerance(s, val)
+            yield from _lag_tolerance(s, val, Loc(s.path, p.key.span))
         elif k == "require_fresh_data_from":
             pv = plain(val)
             if pv not in ("any", "all"):
@@ -94,7 +101,7 @@ def check_state(s: Setting, resource: str) -> Iterator[Finding]:
                     f"unknown variant `{pv}`, expected one of `never`, `if_missing`, `always`{hint}.",
                     Loc(s.path, val.span),
                 )
-        elif k in BOOL_KEYS and not (isinstance(val, YScalar) and isinstance(val.value, bool)):
+        elif k in BOOL_KEYS and not is_yaml12_bool(val):
             yield finding(
                 "FL211",
                 f"`{k}` must be a YAML boolean (true/false), not {plain(val)!r}: Fusion "
@@ -103,7 +110,7 @@ def check_state(s: Setting, resource: str) -> Iterator[Finding]:
             )
 
 
-def _lag_tolerance(s: Setting, val: YScalar | YMap | YSeq) -> Iterator[Finding]:
+def _lag_tolerance(s: Setting, val: YScalar | YMap | YSeq, key_loc: Loc) -> Iterator[Finding]:
     loc = Loc(s.path, val.span)
     if isinstance(val, YScalar):
         v = val.value
@@ -152,7 +159,7 @@ def _lag_tolerance(s: Setting, val: YScalar | YMap | YSeq) -> Iterator[Finding]:
             "FL208",
             f"count and period are required when freshness is provided, count: "
             f"{_rs(c)}, period: {_rs(p)}. Set both, or use a string like `4h`.",
-            loc,
+            key_loc,
         )
     if isinstance(count, YScalar) and c is not None and not is_dynamic(count):
         if isinstance(c, bool) or not isinstance(c, int):
@@ -164,6 +171,8 @@ def _lag_tolerance(s: Setting, val: YScalar | YMap | YSeq) -> Iterator[Finding]:
                 Loc(s.path, count.span),
                 severity=Severity.WARNING,
             )
+        elif c == 0 and p in ("second", "minute", "hour", "day"):
+            yield finding("FL215", "lag_tolerance 0: every upstream data change rebuilds this model.", loc)
     if (
         isinstance(period, YScalar)
         and p is not None
@@ -280,25 +289,27 @@ def state_node_rules(ctx: Ctx) -> Iterator[Finding]:
                 "FL214",
                 "lag_tolerance has no effect on a view: dbt State checks views with a "
                 "tolerance of 0 and only their own SQL.",
-                s.loc,
+                _key_loc(s, "lag_tolerance"),
             )
         if "pre_clone" in val and mat != "incremental" and node.resource_type != "snapshot":
             yield finding(
                 "FL214",
                 "pre_clone has no effect: only incremental models and snapshots are pre-cloned.",
-                s.loc,
+                _key_loc(s, "pre_clone"),
             )
         if val.get("execute_hooks_on_any_reuse") is True and not (
             node.eff("pre_hook").is_set or node.eff("post_hook").is_set
         ):
             yield finding(
-                "FL214", "execute_hooks_on_any_reuse has no effect: this model has no pre/post hooks.", s.loc
+                "FL214",
+                "execute_hooks_on_any_reuse has no effect: this model has no pre/post hooks.",
+                _key_loc(s, "execute_hooks_on_any_reuse"),
             )
         if val.get("require_fresh_data_from") == "all" and len(node.parents) <= 1:
             yield finding(
                 "FL214",
                 f"require_fresh_data_from: all with {len(node.parents)} upstream: same as any.",
-                s.loc,
+                _key_loc(s, "require_fresh_data_from"),
             )
         if mat == "view" and node.path and node.language == "sql":
             text = _file_text(ctx, node.path)
@@ -310,6 +321,12 @@ def state_node_rules(ctx: Ctx) -> Iterator[Finding]:
                     s.loc,
                     [Related(Loc(node.path, _span_of(text or "", m.start(), m.end())), "the select *")],
                 )
+
+
+def _key_loc(s: Setting, key: str) -> Loc:
+    """The key inside the written state block, or the `state` key when it is not written there."""
+    pair = s.value.pair(key) if isinstance(s.value, YMap) else None
+    return Loc(s.path, pair.key.span) if pair is not None else s.loc
 
 
 def _file_text(ctx: Ctx, path: str) -> str | None:
