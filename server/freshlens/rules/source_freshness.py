@@ -41,10 +41,14 @@ def _check_freshness_value(path: str, pair: YPair) -> Iterator[Finding]:
                 "null and `dbt source freshness` skips this source. Use warn_after/error_after here."
             )
         elif k in ("loaded_at_field", "loaded_at_query"):
-            msg = (
+            # a known key (dbt v2 reads it here), but placed where dbt Core ignores it
+            yield finding(
+                "FL006",
                 f"`{k}` nested under `freshness:` is ignored by dbt Core (only dbt v2 reads it there). "
-                "Move it next to `freshness:`."
+                "Move it next to `freshness:`.",
+                Loc(path, p.key.span),
             )
+            continue
         else:
             msg = f"`{k}` is not a source freshness key; dbt ignores it.{did_you_mean(k, FRESHNESS_KEYS)}"
         yield finding("FL130", msg, Loc(path, p.key.span))
@@ -100,6 +104,11 @@ def _level_loaded(entry: YMap) -> list[YPair]:
 
 def source_rules(ctx: Ctx) -> Iterator[Finding]:
     idx = ctx.index
+    for site in ctx.sites():
+        if site.resource == "sources" and site.where == "project" and site.setting.key == "freshness":
+            yield from _check_freshness_value(
+                site.setting.path, YPair(site.setting.key_node, site.setting.value)
+            )
     seen_src: set[tuple[str, str]] = set()
     for st in idx.sources.values():
         if st.package != idx.name:
