@@ -128,7 +128,7 @@ def test_version_rejection_says_found_supported_and_what_to_do(
 
 def test_wrong_kind_of_artifact(artifacts: Path, tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_bytes((artifacts / "run1" / "sources.json").read_bytes())
-    with pytest.raises(ArtifactError, match="`sources` artifact, not manifest.json"):
+    with pytest.raises(ArtifactError, match=r"`sources` artifact, not manifest\.json"):
         read_manifest(tmp_path / "manifest.json")
 
 

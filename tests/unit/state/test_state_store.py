@@ -189,7 +189,7 @@ def test_directory_problems_are_clear(artifacts: Path, tmp_path: Path) -> None:
         only_rr = tmp_path / "rr"
         only_rr.mkdir()
         (only_rr / "run_results.json").write_bytes((artifacts / "run1" / "run_results.json").read_bytes())
-        with pytest.raises(ArtifactError, match="without manifest.json"):
+        with pytest.raises(ArtifactError, match=r"without manifest\.json"):
             store.ingest(only_rr)
         with pytest.raises(ArtifactError, match="not a directory"):
             store.ingest(tmp_path / "missing")
