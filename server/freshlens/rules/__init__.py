@@ -33,6 +33,8 @@ RULES: tuple[Rule, ...] = (
     source_freshness.source_rules,
     state_block.state_values,
     state_block.state_node_rules,
+    state_block.profile_keys,
+    state_block.project_flags,
 )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 
 from freshlens.durations import DurationError, parse_duration, portability_notes
 from freshlens.index import Setting, is_dynamic, plain
 from freshlens.model import Finding, Loc, Related, Severity
-from freshlens.project.yamlpos import YMap, YScalar, YSeq
+from freshlens.project.yamlpos import YamlError, YMap, YScalar, YSeq, parse_yaml
 from freshlens.rules.base import Ctx, did_you_mean, finding, where
 
 MODEL_KEYS = {
@@ -341,3 +342,94 @@ def _span_of(text: str, a: int, b: int):  # type: ignore[no-untyped-def]
     from freshlens.project.text import LineIndex
 
     return LineIndex(text).span(a, b)
+
+
+def _bool_problem(val: object) -> bool:
+    return not (isinstance(val, YScalar) and (val.value is None or is_dynamic(val) or is_yaml12_bool(val)))
+
+
+def project_flags(ctx: Ctx) -> Iterator[Finding]:
+    """V17 (FL217): ``flags: manage_state`` in dbt_project.yml must be a boolean."""
+    pf = ctx.index.root.project
+    flags = pf.root.get("flags") if pf.root is not None else None
+    if not isinstance(flags, YMap):
+        return
+    p = flags.pair("manage_state")
+    if p is not None and _bool_problem(p.value):
+        shown = p.value.text or plain(p.value) if isinstance(p.value, YScalar) else "a collection"
+        yield finding(
+            "FL217",
+            f"`manage_state` must be a YAML boolean (true/false), not {shown!r}: dbt State is not "
+            "turned on by a string.",
+            Loc(pf.path, p.value.span),
+        )
+
+
+def profile_keys(ctx: Ctx) -> Iterator[Finding]:
+    """V16 (FL216): dbt State keys on the outputs of the project directory's ``profiles.yml``."""
+    pf = ctx.index.root.project
+    path = os.path.join(os.path.dirname(pf.path), "profiles.yml")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            root = parse_yaml(fh.read())
+    except (OSError, UnicodeDecodeError, YamlError):
+        return
+    if not isinstance(root, YMap):
+        return
+    for prof in root.items:
+        if not isinstance(prof.value, YMap) or str(prof.key.value) == "config":
+            continue
+        outputs = prof.value.get("outputs")
+        if not isinstance(outputs, YMap):
+            continue
+        names = {str(o.key.value) for o in outputs.items}
+        for o in outputs.items:
+            out = o.value
+            if not isinstance(out, YMap):
+                continue
+            oname = str(o.key.value)
+            typ = plain(out.get("type"))
+            dyn_type = is_dynamic(out.get("type")) or (isinstance(typ, str) and "{{" in typ)
+            d = out.pair("defer_to_target")
+            if d is not None and not is_dynamic(d.value):
+                dv = plain(d.value)
+                if not isinstance(dv, str) or not dv.strip():
+                    yield finding(
+                        "FL216",
+                        "`defer_to_target` must be a non-empty string naming an output of this profile.",
+                        Loc(path, d.value.span),
+                    )
+                elif "{{" in dv:
+                    pass
+                elif dv == oname:
+                    yield finding(
+                        "FL216",
+                        f"`defer_to_target` names this output itself: dbt State treats `{oname}` as "
+                        "production (no auto-deferral, no dev clones).",
+                        Loc(path, d.value.span),
+                        severity=Severity.INFORMATION,
+                    )
+                elif dv not in names:
+                    yield finding(
+                        "FL216",
+                        f"`defer_to_target: {dv}` names no output of profile `{prof.key.value}`."
+                        f"{did_you_mean(dv, names)}",
+                        Loc(path, d.value.span),
+                    )
+            for key in ("metadata_warehouse", "adaptive_metadata_fetch"):
+                kp = out.pair(key)
+                if kp is not None and not dyn_type and typ != "snowflake":
+                    yield finding(
+                        "FL216",
+                        f"`{key}` is read only for Snowflake outputs; on a `{typ}` output it is ignored.",
+                        Loc(path, kp.key.span),
+                    )
+            for key in ("allow_clones", "adaptive_metadata_fetch"):
+                kp = out.pair(key)
+                if kp is not None and _bool_problem(kp.value):
+                    yield finding(
+                        "FL216",
+                        f"`{key}` must be a YAML boolean (true/false), not {plain(kp.value)!r}: a string other "
+                        "than `true` counts as false.",
+                        Loc(path, kp.value.span),
+                    )
