@@ -57,17 +57,29 @@ def _first_line(path: str, ctx: Ctx) -> Span:
 
 
 def duplicates(ctx: Ctx) -> Iterator[Finding]:
-    """FL005: two models with the same name in one project (dbt refuses to parse)."""
+    """FL005: two models with the same name in one project (dbt refuses to parse).
+
+    Reported on every file involved (a file-level problem: at the start of the file), each pointing
+    at the other definition.
+    """
+    seen: set[str] = set()
     for first, other in ctx.index.duplicates:
         if other.path is None or other.package != ctx.index.name:
             continue
-        yield finding(
-            "FL005",
-            f"model `{other.name}` is defined twice: here and in {first.path}. dbt requires unique model "
-            "names; rename one of the files (or use versions:).",
-            Loc(other.path, _first_line(other.path, ctx)),
-            [Related(Loc(first.path or "", Span(0, 0, 0, 0)), "the other definition")],
-        )
+        pairs = [(other, first)]
+        if first.path is not None and first.package == ctx.index.name:
+            pairs.insert(0, (first, other))
+        for here, there in pairs:
+            if here.path is None or here.path in seen:
+                continue
+            seen.add(here.path)
+            yield finding(
+                "FL005",
+                f"model `{here.name}` is defined twice: here and in {there.path}. dbt requires unique model "
+                "names; rename one of the files (or use versions:).",
+                Loc(here.path, _first_line(here.path, ctx)),
+                [Related(Loc(there.path or "", Span(0, 0, 0, 0)), "the other definition")],
+            )
 
 
 def orphan_properties(ctx: Ctx) -> Iterator[Finding]:
