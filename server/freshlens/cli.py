@@ -31,6 +31,33 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
     c.add_argument("--format", choices=("text", "json"), default="text")
     sub.add_parser("serve", help="run the language server over stdio")
+    for name, hlp in (
+        ("plan", "predict build/reuse for every model"),
+        ("explain", "explain one model's prediction"),
+    ):
+        q = sub.add_parser(name, help=hlp)
+        if name == "explain":
+            q.add_argument("model", help="model name or unique id")
+        q.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+        q.add_argument("--state", default="", help="state store (.db) or a run's artifacts directory")
+        q.add_argument("--sources", default="", help="a current sources.json")
+        q.add_argument("--live", action="store_true", help="measure source freshness in DuckDB (read-only)")
+        q.add_argument("--at", default="", help="what-if time, ISO 8601 (default: now)")
+        q.add_argument("--regime", choices=("auto", "sao", "dbt-state"), default="auto")
+        q.add_argument("--format", choices=("text", "json"), default="text")
+    st = sub.add_parser("state", help="manage the state store")
+    ssub = st.add_subparsers(dest="state_cmd", parser_class=_Parser)
+    ing = ssub.add_parser("ingest", help="ingest one run's artifacts directory")
+    ing.add_argument(
+        "dirs",
+        nargs="+",
+        help="directories with manifest.json, run_results.json [, sources.json, catalog.json]",
+    )
+    ing.add_argument("--state", default="", help="state store path (default: <project>/.freshlens/state.db)")
+    ing.add_argument("--project", default=".", help="project folder (default: .)")
+    clr = ssub.add_parser("clear", help="forget all builds: the next predicted run rebuilds everything")
+    clr.add_argument("--state", default="")
+    clr.add_argument("--project", default=".")
     return p
 
 
@@ -86,10 +113,126 @@ def check(paths: list[str], fmt: str) -> int:
     return 1 if any(f.severity == Severity.ERROR for f in found) else 0
 
 
+def _project_index(path: str):  # type: ignore[no-untyped-def]
+    ws = Workspace([os.path.abspath(path)])
+    ws.load()
+    projects = [p for p in ws.projects.values() if p.index is not None]
+    if not projects:
+        print(f"freshlens: error: no dbt_project.yml found under {path}", file=sys.stderr)
+        return None, None
+    proj = sorted(projects, key=lambda p: len(p.dir))[0]
+    return ws, proj.index
+
+
+def _plan(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from freshlens.planning import PlanOptions, parse_time, run_plan
+
+    try:
+        at = parse_time(args.at) if args.at else None
+    except ValueError as exc:
+        print(f"freshlens: error: {exc}", file=sys.stderr)
+        return None, None, 2
+    ws, idx = _project_index(args.path)
+    if idx is None:
+        return None, None, 2
+    texts = {p: v.text for p, v in ws.cache.items()}
+    res = run_plan(idx, PlanOptions(args.state, args.sources, args.live, at, args.regime), texts)
+    for prob in res.problems:
+        print(f"freshlens: warning: {prob}", file=sys.stderr)
+    return idx, res, 0
+
+
+def plan_cmd(args: argparse.Namespace) -> int:
+    idx, res, rc = _plan(args)
+    if res is None:
+        return int(rc)
+    rows = sorted(res.decisions.values(), key=lambda d: (d.action, d.name))
+    if args.format == "json":
+        out = {
+            "version": 1,
+            "regime": res.regime,
+            "at": res.at.isoformat().replace("+00:00", "Z"),
+            "state": res.state_origin,
+            "freshness": res.freshness_origin or None,
+            "models": [
+                {
+                    "unique_id": d.unique_id,
+                    "name": d.name,
+                    "file": os.path.relpath(d.path, idx.dir) if d.path else None,
+                    "action": d.action,
+                    "reason": d.reason,
+                    "short": d.short,
+                    "rule": d.rule,
+                    "evidence": d.evidence(),
+                }
+                for d in rows
+            ],
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    counts = res.counts()
+    print(f"freshlens plan — {idx.name}, regime {res.regime}, at {res.at.strftime('%Y-%m-%d %H:%M')} UTC")
+    print(f"state: {res.state_origin}; source freshness: {res.freshness_origin or 'none'}")
+    print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    print()
+    width = max((len(d.name) for d in rows), default=10)
+    for d in rows:
+        print(f"{d.label:<8} {d.name:<{width}}  {d.short}  [{d.rule}]")
+    return 0
+
+
+def explain_cmd(args: argparse.Namespace) -> int:
+    from freshlens.planner.explain import explain_markdown
+
+    idx, res, rc = _plan(args)
+    if res is None:
+        return int(rc)
+    d = res.decisions.get(args.model) or next(
+        (x for x in res.decisions.values() if x.name == args.model or x.unique_id.endswith("." + args.model)),
+        None,
+    )
+    if d is None:
+        print(f"freshlens: error: no model named {args.model!r} in {idx.name}", file=sys.stderr)
+        return 2
+    print(explain_markdown(d, res.at, res.regime, idx.dir))
+    return 0
+
+
+def state_cmd(args: argparse.Namespace) -> int:
+    from freshlens.state import StateError, StateStore, default_state_path
+
+    path = args.state or str(default_state_path(os.path.abspath(args.project)))
+    try:
+        with StateStore(path) as store:
+            if args.state_cmd == "ingest":
+                for d in args.dirs:
+                    rep = store.ingest(d)
+                    print(rep.summary())
+            elif args.state_cmd == "clear":
+                store.clear()
+                print(f"state cleared: {path} — the next predicted run rebuilds every model")
+            else:
+                print(
+                    "freshlens: error: use `freshlens state ingest DIR` or `freshlens state clear`",
+                    file=sys.stderr,
+                )
+                return 2
+    except StateError as exc:
+        print(f"freshlens: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "check":
         return check(args.paths, args.format)
+    if args.cmd == "plan":
+        return plan_cmd(args)
+    if args.cmd == "explain":
+        return explain_cmd(args)
+    if args.cmd == "state":
+        return state_cmd(args)
     if args.cmd == "serve":
         from freshlens.lsp.server import serve
 

@@ -1,0 +1,166 @@
+"""Gather the planner's inputs (state, current freshness, clock) for one project, and run it.
+
+This is the I/O edge around the pure planner: it reads the state store or an artifacts directory,
+a current ``sources.json`` or (only when asked) DuckDB read-only, and the file texts the workspace
+already holds.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from freshlens.index import ProjectIndex
+from freshlens.planner.decide import Decision, PlanInputs, choose_regime, plan
+from freshlens.state import (
+    SourceFreshnessNow,
+    SourceSpec,
+    StateError,
+    StateSnapshot,
+    current_freshness_from_file,
+    default_state_path,
+    live_duckdb_freshness,
+    load_state,
+)
+
+
+@dataclass(slots=True)
+class PlanOptions:
+    state: str = ""  # .db file or artifacts dir; "" = <project>/.freshlens/state.db
+    sources: str = ""  # a current sources.json; "" = <project>/.freshlens/current/sources.json if present
+    live: bool = False
+    at: datetime | None = None
+    regime: str = "auto"
+
+
+@dataclass(slots=True)
+class PlanResult:
+    regime: str
+    at: datetime
+    decisions: dict[str, Decision]
+    state_origin: str
+    freshness_origin: str
+    problems: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in self.decisions.values():
+            out[d.action] = out.get(d.action, 0) + 1
+        return out
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601; a time without zone is UTC. Raises ValueError with a readable message."""
+    t = text.strip()
+    if t.endswith("Z"):
+        t = t[:-1] + "+00:00"
+    try:
+        d = datetime.fromisoformat(t)
+    except ValueError as exc:
+        raise ValueError(f"cannot read time {text!r}: use ISO 8601, e.g. 2026-06-01T06:00:00Z") from exc
+    return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+
+
+def _resolve(project_dir: str, p: str) -> str:
+    return p if os.path.isabs(p) else os.path.normpath(os.path.join(project_dir, p))
+
+
+def _source_specs(idx: ProjectIndex) -> list[SourceSpec]:
+    out = []
+    for st in idx.sources.values():
+        if st.package != idx.name:
+            continue
+        q = st.loaded_at_query.value if isinstance(st.loaded_at_query.value, str) else None
+        f = st.loaded_at_field.value if isinstance(st.loaded_at_field.value, str) else None
+        flt = st.freshness.filter if isinstance(st.freshness.filter, str) else None
+        out.append(
+            SourceSpec(
+                unique_id=st.unique_id,
+                database=st.database if isinstance(st.database, str) else None,
+                schema=st.schema if isinstance(st.schema, str) else None,
+                identifier=str(st.identifier),
+                loaded_at_field=f,
+                loaded_at_query=q,
+                filter=flt,
+            )
+        )
+    return out
+
+
+def duckdb_path(project_dir: str) -> str | None:
+    """The DuckDB file of the project's profile (profiles.yml inside the project), if it is DuckDB."""
+    from freshlens.project.yamlpos import YamlError, YMap, parse_yaml
+
+    try:
+        with open(os.path.join(project_dir, "profiles.yml"), encoding="utf-8") as fh:
+            node = parse_yaml(fh.read())
+    except (OSError, YamlError):
+        return None
+    if not isinstance(node, YMap):
+        return None
+    for p in node.items:
+        prof = p.value
+        if not isinstance(prof, YMap):
+            continue
+        outputs = prof.get("outputs")
+        target = prof.get("target")
+        if not isinstance(outputs, YMap):
+            continue
+        tname = getattr(target, "value", None)
+        out = outputs.get(str(tname)) if tname else None
+        if isinstance(out, YMap) and getattr(out.get("type"), "value", None) == "duckdb":
+            path = getattr(out.get("path"), "value", None)
+            if isinstance(path, str) and "{{" not in path:
+                return _resolve(project_dir, path)
+    return None
+
+
+def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) -> PlanResult:
+    project_dir = idx.dir
+    at = opts.at or datetime.now(UTC)
+    problems: list[str] = []
+    state_path = _resolve(project_dir, opts.state) if opts.state else str(default_state_path(project_dir))
+    state: StateSnapshot
+    if os.path.exists(state_path):
+        try:
+            state = load_state(state_path)
+        except StateError as exc:
+            problems.append(str(exc))
+            state = StateSnapshot.empty(state_path)
+    else:
+        if opts.state:
+            problems.append(f"state not found: {state_path}")
+        state = StateSnapshot.empty(state_path)
+    fresh: dict[str, SourceFreshnessNow] = {}
+    origin = ""
+    expected = [s.unique_id for s in _source_specs(idx)]
+    if opts.live:
+        db = duckdb_path(project_dir)
+        if db is None:
+            problems.append(
+                "live freshness needs a DuckDB profile (profiles.yml in the project with type: duckdb)"
+            )
+        else:
+            try:
+                fresh = live_duckdb_freshness(_source_specs(idx), db)
+                origin = f"live DuckDB {os.path.relpath(db, project_dir)}"
+            except StateError as exc:
+                problems.append(str(exc))
+    else:
+        src = (
+            _resolve(project_dir, opts.sources)
+            if opts.sources
+            else os.path.join(project_dir, ".freshlens", "current", "sources.json")
+        )
+        if os.path.exists(src):
+            try:
+                fresh = current_freshness_from_file(src, expected)
+                origin = os.path.relpath(src, project_dir)
+            except StateError as exc:
+                problems.append(str(exc))
+        elif opts.sources:
+            problems.append(f"sources file not found: {src}")
+    regime = choose_regime(idx, opts.regime)
+    decisions = plan(PlanInputs(idx, state, fresh, at, regime, file_text, origin))
+    return PlanResult(regime, at, decisions, state.origin, origin, problems)
