@@ -103,6 +103,7 @@ class _Scanner:
         self.lines = LineIndex(text)
         self.out = SqlScan()
         self.block_stack: list[str] = []
+        self.block_starts: list[tuple[int, int]] = []  # (start, end) of each open block's opening tag
 
     # -- tokenizing -------------------------------------------------------------------------
     def tokens_until_close(self, start: int, closer: str) -> tuple[list[Tok], int] | None:
@@ -160,6 +161,7 @@ class _Scanner:
         while True:
             m = _OPEN.search(text, pos)
             if m is None:
+                self.unclosed_blocks()  # only after a complete scan: an earlier stop has its own problem
                 break
             self.out.has_jinja_blocks = True
             opener = m.group()
@@ -182,7 +184,7 @@ class _Scanner:
                 break
             toks, after = got
             if opener == "{%":
-                raw_end = self.statement(toks, after)
+                raw_end = self.statement(toks, after, begin)
                 if raw_end is None:
                     self.problem(begin, after, "{% raw %} is never closed with {% endraw %}")
                     break
@@ -192,11 +194,25 @@ class _Scanner:
                 pos = after
         return self.out
 
+    def unclosed_blocks(self) -> None:
+        """Report every block tag still open at the end of the file, at its opening tag."""
+        for head, (start, end) in zip(self.block_stack, self.block_starts, strict=True):
+            self.problem(start, end, f"this {{% {head} %}} block is never closed with {{% end{head} %}}")
+
+    def _open(self, head: str, begin: int, after: int) -> None:
+        self.block_stack.append(head)
+        self.block_starts.append((begin, after))
+
+    def _close(self) -> None:
+        if self.block_stack:
+            self.block_stack.pop()
+            self.block_starts.pop()
+
     def problem(self, start: int, end: int, message: str) -> None:
         self.out.problems.append(ScanProblem(message, self.lines.span(start, end)))
 
     # -- statements -------------------------------------------------------------------------
-    def statement(self, toks: list[Tok], after: int) -> int | None:
+    def statement(self, toks: list[Tok], after: int, begin: int = 0) -> int | None:
         if not toks:
             return after
         head = toks[0].text
@@ -206,10 +222,9 @@ class _Scanner:
         if head == "snapshot" and len(toks) >= 2 and toks[1].kind == "name":
             self.out.snapshots.append((toks[1].text, self.lines.span(toks[1].start, toks[1].end)))
         if head in ("if", "for", "macro", "call", "filter", "block"):
-            self.block_stack.append(head)
+            self._open(head, begin, after)
         elif head.startswith("end") and head[3:] in ("if", "for", "macro", "call", "filter", "block"):
-            if self.block_stack:
-                self.block_stack.pop()
+            self._close()
         elif head == "set" and len(toks) >= 3 and toks[1].kind == "name" and toks[2].text == "=":
             try:
                 node, idx = self.value(toks, 3)
@@ -218,9 +233,9 @@ class _Scanner:
             except _ParseFail:
                 pass
         elif head == "set" and len(toks) == 2 and toks[1].kind == "name":
-            self.block_stack.append("set")
-        elif head == "endset" and self.block_stack:
-            self.block_stack.pop()
+            self._open("set", begin, after)
+        elif head == "endset":
+            self._close()
         self.find_calls(toks, 1)
         return after
 
