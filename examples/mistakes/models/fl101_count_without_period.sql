@@ -1,0 +1,3 @@
+{{ config(freshness={'build_after': {'count': 4}}) }}
+
+select 1 as id
