@@ -1,0 +1,40 @@
+// Bundle the extension (one file, vscode external) or compile the unit tests for `node --test`.
+import * as esbuild from 'esbuild';
+import { readdirSync } from 'node:fs';
+
+const args = new Set(process.argv.slice(2));
+const production = args.has('--production');
+
+if (args.has('--tests')) {
+  // Tests import only the pure modules in src/core, so they run without VS Code.
+  const entryPoints = readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`);
+  await esbuild.build({
+    entryPoints,
+    outdir: 'out-test',
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+    logLevel: 'warning',
+  });
+} else {
+  const options = {
+    entryPoints: ['src/extension.ts'],
+    outfile: 'dist/extension.js',
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
+    external: ['vscode'],
+    minify: production,
+    sourcemap: !production,
+    logLevel: 'warning',
+  };
+  if (args.has('--watch')) {
+    const ctx = await esbuild.context(options);
+    await ctx.watch();
+  } else {
+    await esbuild.build(options);
+  }
+}

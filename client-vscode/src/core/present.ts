@@ -1,0 +1,133 @@
+// Text the extension shows: the status bar item (from `freshlens/status`) and the plan document
+// (from the server command `freshlens.plan`). Pure.
+
+export interface Status {
+  build?: number;
+  reuse?: number;
+  unknown?: number;
+  other?: number;
+  health?: 'ok' | 'indexing' | 'error' | string;
+  message?: string;
+}
+
+export interface StatusView {
+  text: string;
+  tooltip: string;
+  /** 'error' asks the wrapper for the error background colour. */
+  kind: 'ok' | 'busy' | 'error';
+}
+
+function n(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+/** `freshlens: 12 build · 48 reuse` (+ `· 3 unknown` when any) with a health icon. */
+export function statusView(s: Status | undefined): StatusView {
+  if (!s) {
+    return { text: '$(sync~spin) freshlens: starting', tooltip: 'freshlens: starting the language server', kind: 'busy' };
+  }
+  const parts = [`${n(s.build)} build`, `${n(s.reuse)} reuse`];
+  if (n(s.unknown) > 0) {
+    parts.push(`${n(s.unknown)} unknown`);
+  }
+  if (n(s.other) > 0) {
+    parts.push(`${n(s.other)} other`);
+  }
+  const totals = parts.join(' · ');
+  const msg = (s.message ?? '').trim();
+  const tail = '\nClick to show the plan for the next run.';
+  if (s.health === 'error') {
+    return { text: `$(error) freshlens: ${totals}`, tooltip: `freshlens: ${msg || 'error'}${tail}`, kind: 'error' };
+  }
+  if (s.health === 'indexing') {
+    return { text: `$(sync~spin) freshlens: ${totals}`, tooltip: `freshlens: ${msg || 'indexing the project'}…${tail}`, kind: 'busy' };
+  }
+  return { text: `$(check) freshlens: ${totals}`, tooltip: `freshlens: ${msg || 'up to date'}${tail}`, kind: 'ok' };
+}
+
+/** A status bar view for a server that is not running, with the reason. */
+export function stoppedView(reason: string): StatusView {
+  return { text: '$(error) freshlens: stopped', tooltip: `freshlens: ${reason}\nClick to show the output.`, kind: 'error' };
+}
+
+type Row = Record<string, unknown>;
+
+const NAME_KEYS = ['name', 'model', 'unique_id', 'id'];
+const ACTION_KEYS = ['action', 'decision', 'status'];
+const REASON_KEYS = ['reason', 'short_reason', 'summary', 'why'];
+
+function pick(row: Row, keys: readonly string[]): string {
+  for (const k of keys) {
+    const v = row[k];
+    if (typeof v === 'string' && v !== '') {
+      return v;
+    }
+    if (v && typeof v === 'object' && typeof (v as Row).value === 'string') {
+      return (v as Row).value as string;
+    }
+  }
+  return '';
+}
+
+/** The list of per-model rows in a plan, whatever its container key. */
+export function planRows(plan: unknown): Row[] {
+  if (Array.isArray(plan)) {
+    return plan.filter((r): r is Row => r !== null && typeof r === 'object');
+  }
+  if (plan && typeof plan === 'object') {
+    for (const key of ['models', 'decisions', 'nodes', 'plan', 'rows']) {
+      const v = (plan as Row)[key];
+      if (Array.isArray(v)) {
+        return planRows(v);
+      }
+      if (v && typeof v === 'object') {
+        // {unique_id: {...}} maps
+        return Object.entries(v as Row).map(([id, r]) => ({ unique_id: id, ...(r as Row) }));
+      }
+    }
+  }
+  return [];
+}
+
+/** A plain-text document: a header, then an aligned table Model | Action | Reason. */
+export function renderPlan(plan: unknown): string {
+  const rows = planRows(plan).map((r) => [pick(r, NAME_KEYS), pick(r, ACTION_KEYS), pick(r, REASON_KEYS)]);
+  const counts = new Map<string, number>();
+  for (const [, action] of rows) {
+    counts.set(action || 'Unknown', (counts.get(action || 'Unknown') ?? 0) + 1);
+  }
+  const meta = plan && typeof plan === 'object' && !Array.isArray(plan) ? (plan as Row) : {};
+  const lines: string[] = ['freshlens plan: what the next run would do'];
+  for (const key of ['at', 'regime', 'project', 'state']) {
+    if (typeof meta[key] === 'string' && meta[key] !== '') {
+      lines.push(`${key}: ${meta[key] as string}`);
+    }
+  }
+  lines.push(
+    `totals: ${[...counts.entries()].map(([a, c]) => `${c} ${a.toLowerCase()}`).join(' · ') || 'no models'}`,
+    '',
+  );
+  if (rows.length === 0) {
+    lines.push('The server returned no models. Raw result:', '', JSON.stringify(plan, null, 2));
+    return lines.join('\n') + '\n';
+  }
+  const header = ['Model', 'Action', 'Reason'];
+  const widths = [0, 1].map((i) => Math.max(header[i].length, ...rows.map((r) => r[i].length)));
+  const fmt = (r: string[]) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`.trimEnd();
+  lines.push(fmt(header), fmt(['-'.repeat(widths[0]), '-'.repeat(widths[1]), '-'.repeat(6)]));
+  for (const r of rows) {
+    lines.push(fmt(r));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The markdown of a `freshlens.explain` result (`{"markdown": str}`), tolerant of a bare string. */
+export function explainMarkdown(result: unknown): string {
+  if (typeof result === 'string') {
+    return result;
+  }
+  if (result && typeof result === 'object' && typeof (result as Row).markdown === 'string') {
+    return (result as Row).markdown as string;
+  }
+  return 'freshlens: the server returned no explanation for this model.';
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { explainMarkdown, planRows, renderPlan, statusView } from '../src/core/present';
+import { versionMismatch } from '../src/core/version';
+
+test('status bar shows totals and health', () => {
+  const v = statusView({ build: 12, reuse: 48, unknown: 0, other: 0, health: 'ok', message: '' });
+  assert.equal(v.text, '$(check) freshlens: 12 build · 48 reuse');
+  assert.equal(v.kind, 'ok');
+  const u = statusView({ build: 1, reuse: 2, unknown: 3, health: 'indexing' });
+  assert.equal(u.text, '$(sync~spin) freshlens: 1 build · 2 reuse · 3 unknown');
+  const e = statusView({ build: 0, reuse: 0, health: 'error', message: 'cannot read state.db' });
+  assert.equal(e.kind, 'error');
+  assert.match(e.tooltip, /cannot read state.db/);
+});
+
+test('plan rows are found under the usual keys', () => {
+  assert.equal(planRows({ models: [{ name: 'a' }, { name: 'b' }] }).length, 2);
+  assert.equal(planRows([{ name: 'a' }]).length, 1);
+  assert.deepEqual(planRows({ decisions: { 'model.p.a': { action: 'Build' } } }), [{ unique_id: 'model.p.a', action: 'Build' }]);
+  assert.deepEqual(planRows({ nothing: 1 }), []);
+});
+
+test('the plan renders as an aligned table with totals', () => {
+  const text = renderPlan({
+    at: '2026-06-02T06:00:00Z',
+    models: [
+      { unique_id: 'model.jaffle.orders', action: 'Build', reason: 'new data in source jaffle.orders' },
+      { unique_id: 'model.jaffle.customers', action: 'Reuse', reason: 'build_after 4h not met' },
+    ],
+  });
+  assert.match(text, /at: 2026-06-02T06:00:00Z/);
+  assert.match(text, /totals: 1 build · 1 reuse/);
+  assert.match(text, /model\.jaffle\.orders\s+Build\s+new data in source jaffle\.orders/);
+  assert.match(text, /model\.jaffle\.customers\s+Reuse\s+build_after 4h not met/);
+});
+
+test('an unexpected plan shape still shows the raw result', () => {
+  assert.match(renderPlan({ surprise: true }), /"surprise": true/);
+});
+
+test('explain results give their markdown', () => {
+  assert.equal(explainMarkdown({ markdown: '# orders' }), '# orders');
+  assert.equal(explainMarkdown('# raw'), '# raw');
+  assert.match(explainMarkdown(null), /no explanation/);
+});
+
+test('version mismatch warns, matching releases do not', () => {
+  assert.equal(versionMismatch('0.1.0', '0.1.0'), undefined);
+  assert.equal(versionMismatch('0.1.0', '0.1.0.dev3+g1234'), undefined);
+  assert.match(versionMismatch('0.2.0', '0.1.0') ?? '', /server is version 0\.1\.0 but the extension is 0\.2\.0.*Upgrade the server/);
+  assert.match(versionMismatch('0.1.0', '0.2.0') ?? '', /Update the freshlens extension/);
+  assert.match(versionMismatch('0.1.0', undefined) ?? '', /did not report its version/);
+});
