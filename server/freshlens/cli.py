@@ -148,26 +148,9 @@ def plan_cmd(args: argparse.Namespace) -> int:
         return int(rc)
     rows = sorted(res.decisions.values(), key=lambda d: (d.action, d.name))
     if args.format == "json":
-        out = {
-            "version": 1,
-            "regime": res.regime,
-            "at": res.at.isoformat().replace("+00:00", "Z"),
-            "state": res.state_origin,
-            "freshness": res.freshness_origin or None,
-            "models": [
-                {
-                    "unique_id": d.unique_id,
-                    "name": d.name,
-                    "file": os.path.relpath(d.path, idx.dir) if d.path else None,
-                    "action": d.action,
-                    "reason": d.reason,
-                    "short": d.short,
-                    "rule": d.rule,
-                    "evidence": d.evidence(),
-                }
-                for d in rows
-            ],
-        }
+        from freshlens.planning import plan_json
+
+        out = plan_json(idx, res)
         print(json.dumps(out, indent=2))
         return 0
     counts = res.counts()

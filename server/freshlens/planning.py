@@ -50,6 +50,33 @@ class PlanResult:
         return out
 
 
+def plan_json(idx: ProjectIndex, res: PlanResult) -> dict[str, object]:
+    """The ``freshlens plan --format json`` document (also the ``freshlens.plan`` command's result)."""
+    rows = sorted(res.decisions.values(), key=lambda d: (d.action, d.name))
+    return {
+        "version": 1,
+        "project": idx.name,
+        "regime": res.regime,
+        "at": res.at.isoformat().replace("+00:00", "Z"),
+        "state": res.state_origin,
+        "freshness": res.freshness_origin or None,
+        "counts": res.counts(),
+        "models": [
+            {
+                "unique_id": d.unique_id,
+                "name": d.name,
+                "file": os.path.relpath(d.path, idx.dir) if d.path else None,
+                "action": d.action,
+                "reason": d.reason,
+                "short": d.short,
+                "rule": d.rule,
+                "evidence": d.evidence(),
+            }
+            for d in rows
+        ],
+    }
+
+
 def parse_time(text: str) -> datetime:
     """ISO 8601; a time without zone is UTC. Raises ValueError with a readable message."""
     t = text.strip()

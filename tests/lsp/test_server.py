@@ -42,6 +42,11 @@ async def lsp_client(
         registrations.append(params)
 
     lsp_client.registrations = registrations  # type: ignore[attr-defined]
+
+    @lsp_client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def _refresh(params: None) -> None:
+        return None
+
     params = types.InitializeParams(
         capabilities=client_capabilities(request.param),
         root_uri=root.as_uri(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 from lsprotocol import types
@@ -28,6 +29,9 @@ class FreshlensServer(LanguageServer):
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.published: set[str] = set()
         self.ready = asyncio.Event()
+        self.plans: dict[str, Any] = {}  # project file -> PlanResult
+        self.replan_task: asyncio.Task[None] | None = None
+        self.ticker: asyncio.Task[None] | None = None
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # Our own bugs are logged, never shown to the user as error boxes.
@@ -118,6 +122,8 @@ async def on_initialized(ls: FreshlensServer, params: types.InitializedParams) -
         for proj in ls.ws.projects.values():
             proj.findings = ls.ws._check(proj) if proj.index else proj.findings
     publish(ls, set(ls.ws.findings()))
+    replan(ls)
+    ls.ticker = asyncio.ensure_future(_tick(ls))
     if progress:
         n = sum(len(p.index.nodes) if p.index else 0 for p in ls.ws.projects.values())
         ls.work_done_progress.end(
@@ -151,6 +157,7 @@ def _update(ls: FreshlensServer, path: str, text: str | None) -> None:
     changed = ls.ws.update_file(path, text)
     changed.add(path)
     publish(ls, changed)
+    schedule_replan(ls)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -216,6 +223,8 @@ async def did_change_watched(ls: FreshlensServer, params: types.DidChangeWatched
         changed |= ls.ws.update_file(path, None)
         changed.add(path)
     publish(ls, changed)
+    if changed or any(ev.uri.endswith((".json", ".db")) for ev in params.changes):
+        schedule_replan(ls)
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -228,6 +237,7 @@ def did_change_configuration(ls: FreshlensServer, params: types.DidChangeConfigu
         if proj.index is not None:
             proj.findings = ls.ws._check(proj)
     publish(ls, before | set(ls.ws.findings()))
+    replan(ls)
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -246,7 +256,232 @@ async def hover(ls: FreshlensServer, params: types.HoverParams) -> types.Hover |
         md = hover_markdown(proj.index, path, pos.line, pos.character)
         if md:
             return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=md))
+        for node in proj.index.nodes_in_file(path):
+            on_name = (
+                node.props is not None
+                and node.props_path == path
+                and node.props.name_span.contains(pos.line, pos.character)
+            )
+            if on_name or (node.path == path and pos.line == 0):
+                text = explain_for(ls, node.unique_id)
+                if text:
+                    return types.Hover(
+                        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text)
+                    )
     return None
+
+
+# ------------------------------------------------------------------------------------------------
+# predictions: plan, lenses, commands, status
+
+
+def plan_options(ls: FreshlensServer) -> Any:
+    from freshlens.planning import PlanOptions, parse_time
+
+    st = ls.settings
+    at = None
+    if st.get("at"):
+        try:
+            at = parse_time(str(st["at"]))
+        except ValueError as exc:
+            log.warning("ignoring the what-if time: %s", exc)
+    regime = str(st.get("regime") or "auto")
+    return PlanOptions(
+        state=str(st.get("state") or ""),
+        sources=str(st.get("sources") or ""),
+        live=bool(st.get("liveFreshness")),
+        at=at,
+        regime=regime if regime in ("auto", "sao", "dbt-state") else "auto",
+    )
+
+
+def replan(ls: FreshlensServer) -> None:
+    """Recompute every project's predictions, then refresh lenses and the status."""
+    from freshlens.planning import run_plan
+
+    if ls.ws is None:
+        return
+    opts = plan_options(ls)
+    texts = {p: v.text for p, v in ls.ws.cache.items()}
+    plans: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, proj in ls.ws.projects.items():
+        if proj.index is None:
+            continue
+        try:
+            res = run_plan(proj.index, opts, texts)
+        except Exception:
+            log.exception("planning failed for %s", proj.dir)
+            problems.append(f"planning failed for {proj.dir}")
+            continue
+        plans[key] = res
+        problems.extend(res.problems)
+    ls.plans = plans
+    counts = {"build": 0, "reuse": 0, "unknown": 0, "other": 0}
+    for res in plans.values():
+        for action, n in res.counts().items():
+            counts[action if action in counts else "other"] += n
+    health = "error" if problems and not plans else "ok"
+    ls.protocol.notify("freshlens/status", {**counts, "health": health, "message": "; ".join(problems[:3])})
+    caps = ls.client_capabilities.workspace
+    if caps and caps.code_lens and caps.code_lens.refresh_support:
+        try:
+            ls.workspace_code_lens_refresh(None)
+        except Exception:
+            log.info("code lens refresh failed")
+
+
+def schedule_replan(ls: FreshlensServer, delay: float = 0.5) -> None:
+    if ls.replan_task is not None:
+        ls.replan_task.cancel()
+
+    async def later() -> None:
+        await asyncio.sleep(delay)
+        ls.replan_task = None
+        replan(ls)
+
+    ls.replan_task = asyncio.ensure_future(later())
+
+
+async def _tick(ls: FreshlensServer) -> None:
+    """Time passes windows: re-plan every minute so lenses say what a run would do now."""
+    while True:
+        await asyncio.sleep(60)
+        try:
+            replan(ls)
+        except Exception:
+            log.exception("periodic re-plan failed")
+
+
+def decision_for(ls: FreshlensServer, uid: str) -> tuple[Any, Any, Any] | None:
+    if ls.ws is None:
+        return None
+    for key, res in ls.plans.items():
+        d = res.decisions.get(uid)
+        if d is not None:
+            return ls.ws.projects[key], res, d
+    return None
+
+
+def _lens_lines(node: Any) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    if node.path is not None:
+        out.append((node.path, 0))
+    if node.props is not None and node.props_path is not None:
+        out.append((node.props_path, node.props.name_span.line))
+    return out
+
+
+@server.feature(types.TEXT_DOCUMENT_CODE_LENS)
+async def code_lens(ls: FreshlensServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+    await ls.ready.wait()
+    path = to_fs_path(params.text_document.uri)
+    if not path or ls.ws is None or ls.settings.get("lenses") is False:
+        return []
+    lenses: list[types.CodeLens] = []
+    for proj in ls.ws.projects_for(path):
+        res = ls.plans.get(proj.project_file)
+        if proj.index is None or res is None:
+            continue
+        for node in proj.index.nodes.values():
+            d = res.decisions.get(node.unique_id)
+            if d is None:
+                continue
+            for p, line in _lens_lines(node):
+                if p != path:
+                    continue
+                rng = types.Range(
+                    start=types.Position(line=line, character=0), end=types.Position(line=line, character=0)
+                )
+                lenses.append(
+                    types.CodeLens(
+                        range=rng,
+                        command=types.Command(
+                            title=d.lens, command="freshlens.explain", arguments=[node.unique_id]
+                        ),
+                        data={"unique_id": node.unique_id},
+                    )
+                )
+    return lenses
+
+
+def explain_for(ls: FreshlensServer, arg: str) -> str | None:
+    from freshlens.planner.explain import explain_markdown
+
+    if ls.ws is None:
+        return None
+    uid = arg
+    if arg.startswith("file:"):
+        path = to_fs_path(arg)
+        uid = ""
+        for proj in ls.ws.projects_for(path or ""):
+            if proj.index is not None:
+                nodes = proj.index.nodes_in_file(path or "")
+                if nodes:
+                    uid = nodes[0].unique_id
+                    break
+    got = decision_for(ls, uid)
+    if got is None:
+        return None
+    proj, res, d = got
+    return explain_markdown(d, res.at, res.regime, proj.dir)
+
+
+@server.command("freshlens.explain")
+async def cmd_explain(ls: FreshlensServer, *args: Any) -> dict[str, str]:
+    await ls.ready.wait()
+    flat = [a for a in args if isinstance(a, str)] or [
+        x for a in args if isinstance(a, list) for x in a if isinstance(x, str)
+    ]
+    md = explain_for(ls, flat[0]) if flat else None
+    return {
+        "markdown": md
+        or "freshlens has no prediction for this file: is it a model of an indexed dbt project?"
+    }
+
+
+@server.command("freshlens.plan")
+async def cmd_plan(ls: FreshlensServer, *args: Any) -> Any:
+    from freshlens.planning import plan_json
+
+    await ls.ready.wait()
+    if ls.ws is None:
+        return {"version": 1, "projects": []}
+    docs = []
+    for key, res in ls.plans.items():
+        proj = ls.ws.projects.get(key)
+        if proj is not None and proj.index is not None:
+            docs.append(plan_json(proj.index, res))
+    if len(docs) == 1:
+        return docs[0]
+    return {"version": 1, "projects": docs}
+
+
+@server.command("freshlens.refresh")
+async def cmd_refresh(ls: FreshlensServer, *args: Any) -> None:
+    await ls.ready.wait()
+    replan(ls)
+
+
+@server.command("freshlens.clearState")
+async def cmd_clear(ls: FreshlensServer, *args: Any) -> None:
+    from freshlens.planning import _resolve
+    from freshlens.state import StateError, StateStore, default_state_path
+
+    await ls.ready.wait()
+    if ls.ws is None:
+        return
+    for proj in ls.ws.projects.values():
+        opt = str(ls.settings.get("state") or "")
+        path = _resolve(proj.dir, opt) if opt else str(default_state_path(proj.dir))
+        if os.path.isdir(path) or not os.path.exists(path):
+            continue  # an artifacts directory is read-only state; nothing to clear
+        try:
+            with StateStore(path) as store:
+                store.clear()
+        except StateError as exc:
+            log.warning("cannot clear %s: %s", path, exc)
+    replan(ls)
 
 
 def serve() -> None:
