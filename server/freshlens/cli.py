@@ -64,10 +64,22 @@ def _parser() -> argparse.ArgumentParser:
 def _relative(path: str, roots: list[str]) -> str:
     for r in roots:
         r = os.path.abspath(r)
-        base = r if os.path.isdir(r) else os.path.dirname(r)
+        base = r if os.path.isdir(r) else _project_of(r)
         if path == base or path.startswith(base + os.sep):
             return os.path.relpath(path, base)
     return os.path.relpath(path)
+
+
+def _project_of(path: str) -> str:
+    """The folder of the nearest dbt_project.yml above a file (pre-commit passes files)."""
+    d = os.path.dirname(path)
+    while True:
+        if os.path.isfile(os.path.join(d, "dbt_project.yml")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return os.path.dirname(path)
+        d = parent
 
 
 def check(paths: list[str], fmt: str) -> int:
@@ -76,7 +88,7 @@ def check(paths: list[str], fmt: str) -> int:
         print(f"freshlens: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     roots = [os.path.abspath(p) for p in paths]
-    folders = [r if os.path.isdir(r) else os.path.dirname(r) for r in roots]
+    folders = sorted({r if os.path.isdir(r) else _project_of(r) for r in roots})
     ws = Workspace(folders)
     ws.load()
     if not ws.projects:

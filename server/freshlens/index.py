@@ -668,7 +668,10 @@ def _apply_props(
                     vuid = f"{uid}.v{v}"
                     defined_in = ventry.get("defined_in")
                     fname = str(plain(defined_in)) if defined_in is not None else f"{entry.name}_v{v}"
-                    vnode = idx.nodes.pop(f"model.{pname}.{fname}", None)
+                    if fname == entry.name and base is not None:
+                        vnode, base = base, None
+                    else:
+                        vnode = idx.nodes.pop(f"model.{pname}.{fname}", None)
                     if vnode is None and base is not None and v == (entry.latest_version or v):
                         vnode, base = base, None
                     if vnode is None:

@@ -372,4 +372,7 @@ def parse_python_file(path: str, text: str) -> PyFile:
                     else:
                         dynamic = True
             out.refs.append(RefCall(attr, pos, version, sp, dynamic or not pos))
+    # ast.walk is breadth-first: keep file order, as for SQL
+    out.refs.sort(key=lambda r: (r.span.line, r.span.col))
+    out.configs.sort(key=lambda c: (c.span.line, c.span.col))
     return out

@@ -1,0 +1,109 @@
+"""Incremental updates, bad input, and the CLI contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from freshlens.cli import main
+from freshlens.workspace import Workspace
+
+BASE = {
+    "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\nmodels:\n  p:\n    +freshness:\n      build_after: {count: 4, period: hour}\n",
+    "models/a.sql": "select 1",
+    "models/b.sql": "select * from {{ ref('a') }}",
+    "models/s.yml": "version: 2\nmodels:\n  - name: a\n    config:\n      freshness: null\n",
+}
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        f = root / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+
+
+def codes(ws: Workspace) -> list[tuple[str, str]]:
+    return sorted((Path(f.loc.path).name, f.code) for f in ws.all_findings())
+
+
+def test_edit_reports_which_files_changed(tmp_path: Path) -> None:
+    write(tmp_path, BASE)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    assert codes(ws) == [("s.yml", "FL110")]
+    # an edit that breaks a ref: only b.sql's findings change
+    changed = ws.update_file(str(tmp_path / "models/b.sql"), "select * from {{ ref('nope') }}")
+    assert changed == {str(tmp_path / "models/b.sql")}
+    assert ("b.sql", "FL003") in codes(ws)
+    # an edit in dbt_project.yml can change findings elsewhere (the inherited value disappears)
+    changed = ws.update_file(str(tmp_path / "dbt_project.yml"), "name: p\nversion: '1.0'\nprofile: p\n")
+    assert str(tmp_path / "models/s.yml") in changed
+    assert ("s.yml", "FL110") not in codes(ws)
+    # the editor closes b.sql: back to the disk version, the problem goes away
+    changed = ws.close_file(str(tmp_path / "models/b.sql"))
+    assert str(tmp_path / "models/b.sql") in changed
+    assert ("b.sql", "FL003") not in codes(ws)
+
+
+def test_deleting_a_model_reports_unresolved_refs(tmp_path: Path) -> None:
+    write(tmp_path, BASE)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    (tmp_path / "models/a.sql").unlink()
+    changed = ws.update_file(str(tmp_path / "models/a.sql"), None)
+    assert str(tmp_path / "models/b.sql") in changed
+    assert ("b.sql", "FL003") in codes(ws)
+
+
+def test_bad_input_never_stops_the_project(tmp_path: Path) -> None:
+    write(tmp_path, BASE)
+    (tmp_path / "models/bad.yml").write_text("models:\n  - name: a\n   config: [\n")
+    (tmp_path / "models/latin1.sql").write_bytes("select 'caf\xe9'".encode("latin-1"))
+    (tmp_path / "models/broken.sql").write_text("select {{ ref('a') ")
+    (tmp_path / "models/huge.yml").write_text("# x\n" * (6 * 1024 * 1024 // 4))
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    got = codes(ws)
+    assert ("bad.yml", "FL001") in got
+    assert ("latin1.sql", "FL008") in got
+    assert ("broken.sql", "FL002") in got
+    assert ("huge.yml", "FL008") in got
+    assert ("s.yml", "FL110") in got  # the rest of the project is still served
+
+
+def test_cli_check_json_contract_and_exit_codes(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    write(
+        tmp_path,
+        {
+            **BASE,
+            "models/c.sql": "{{ config(freshness={'build_after': {'count': 1, 'period': 'week'}}) }}\nselect 1",
+        },
+    )
+    assert main(["check", str(tmp_path), "--format", "json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["version"] == 1
+    d = next(x for x in out["diagnostics"] if x["code"] == "FL102")
+    assert d == {
+        "file": "models/c.sql",
+        "line": 1,
+        "column": 60,
+        "end_line": 1,
+        "end_column": 66,
+        "severity": "error",
+        "code": "FL102",
+        "message": d["message"],
+    }
+    assert main(["check", str(tmp_path / "models" / "a.sql")]) == 0  # one file: only its findings
+    assert main(["check", str(tmp_path / "nope")]) == 2
+    text = subprocess.run(
+        [sys.executable, "-m", "freshlens", "check", str(tmp_path)], capture_output=True, text=True
+    )
+    assert text.returncode == 1
+    assert "models/c.sql:1:60: FL102 error period `week` is not valid" in text.stdout
+    usage = subprocess.run(
+        [sys.executable, "-m", "freshlens", "check", "--format", "xml"], capture_output=True, text=True
+    )
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr
