@@ -668,6 +668,7 @@ def _apply_props(
                     vuid = f"{uid}.v{v}"
                     defined_in = ventry.get("defined_in")
                     fname = str(plain(defined_in)) if defined_in is not None else f"{entry.name}_v{v}"
+                    vnode: Node | None
                     if fname == entry.name and base is not None:
                         vnode, base = base, None
                     else:
