@@ -20,25 +20,18 @@ outside pytest's tmp dirs.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
+from dbtdiff import DBT, REPO, DbtRun, Verdict, run_dbt_parse, run_freshlens, write_files
 
-REPO = Path(__file__).resolve().parents[2]
-DBT = REPO / ".venv-dbt" / "bin" / "dbt"
-FRESHLENS_PY = REPO / ".venv" / "bin" / "python"
 WORKERS = 3
-DBT_TIMEOUT_S = 300
 
 pytestmark = [
     pytest.mark.dbt,
@@ -47,8 +40,6 @@ pytestmark = [
         reason=f"real dbt not installed ({DBT.relative_to(REPO)} missing): run scripts/setup.sh",
     ),
 ]
-
-Verdict = Literal["accepts", "rejects"]
 
 # --------------------------------------------------------------------------------------------------
 # The base project (same shape as the oracle's): models m_target, m_other, sub/m_sub; source src with
@@ -492,82 +483,6 @@ VARIANTS: tuple[Variant, ...] = (
         "3.3 table freshness: null clears the source value",
     ),
 )
-
-
-# --------------------------------------------------------------------------------------------------
-# Running dbt and freshlens
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class DbtRun:
-    returncode: int
-    seconds: float
-    output: str
-    verdict: Verdict = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.verdict = "accepts" if self.returncode == 0 else "rejects"
-
-    def problem_lines(self) -> str:
-        keep = [ln for ln in self.output.splitlines() if "Error" in ln or "error" in ln or "WARN" in ln]
-        return "\n".join(keep[:12]) or self.output[-2000:]
-
-
-def write_files(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
-
-
-def dbt_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        DBT_USE_COLORS="false",
-        DBT_PARTIAL_PARSE="false",
-        DBT_STATIC_PARSER="true",
-        DBT_VERSION_CHECK="false",
-    )
-    env.pop("DBT_PROFILES_DIR", None)
-    env.pop("DBT_PROJECT_DIR", None)
-    return env
-
-
-def run_dbt_parse(project_dir: Path) -> DbtRun:
-    start = time.monotonic()
-    proc = subprocess.run(
-        [str(DBT), "parse", "--no-partial-parse", "--profiles-dir", str(project_dir)],
-        cwd=project_dir,
-        env=dbt_env(),
-        capture_output=True,
-        text=True,
-        timeout=DBT_TIMEOUT_S,
-        check=False,
-    )
-    return DbtRun(proc.returncode, time.monotonic() - start, proc.stdout + proc.stderr)
-
-
-def run_freshlens(project_dir: Path) -> tuple[int, dict[str, Any], str]:
-    python = FRESHLENS_PY if FRESHLENS_PY.exists() else Path(sys.executable)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "server"), env.get("PYTHONPATH", "")]))
-    proc = subprocess.run(
-        [str(python), "-m", "freshlens", "check", str(project_dir), "--format", "json"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    try:
-        payload: dict[str, Any] = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        payload = {}
-    return proc.returncode, payload, proc.stderr
 
 
 @pytest.fixture(scope="session")
