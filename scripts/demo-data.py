@@ -97,10 +97,7 @@ def add_orders(con: duckdb.DuckDBPyConnection, n: int) -> None:
     now = _now()
     con.executemany(
         "insert into raw.orders values (?, ?, ?, ?, ?)",
-        [
-            (next_id + k, rng.randint(1, int(n_customers[0])), now.date(), "placed", now)
-            for k in range(n)
-        ],
+        [(next_id + k, rng.randint(1, int(n_customers[0])), now.date(), "placed", now) for k in range(n)],
     )
 
 
