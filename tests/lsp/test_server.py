@@ -125,3 +125,28 @@ async def test_hover_shows_effective_value_and_provenance(lsp_client: LanguageCl
     assert "schema.yml:5" in md
     assert "dbt_project.yml:6" in md  # the replaced project-level value
     assert "1day" in md
+
+
+async def test_quick_fix_adds_plus_prefix(lsp_client: LanguageClient) -> None:
+    root: Path = lsp_client.root  # type: ignore[attr-defined]
+    uri = (root / "dbt_project.yml").as_uri()
+    text = PROJECT["dbt_project.yml"].replace("+freshness", "freshness")
+    lsp_client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="yaml", version=1, text=text)
+        )
+    )
+    diags = await _wait_diag(lsp_client, uri, lambda d: any(x.code == "FL108" for x in d))
+    d = next(x for x in diags if x.code == "FL108")
+    actions = await lsp_client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=d.range,
+            context=types.CodeActionContext(diagnostics=[d]),
+        )
+    )
+    assert actions
+    act = actions[0]
+    assert isinstance(act, types.CodeAction) and act.edit is not None and act.edit.changes is not None
+    (edit,) = act.edit.changes[uri]
+    assert edit.new_text == "+" and edit.range.start == d.range.start

@@ -484,6 +484,53 @@ async def cmd_clear(ls: FreshlensServer, *args: Any) -> None:
     replan(ls)
 
 
+@server.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
+)
+def code_action(ls: FreshlensServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    from freshlens.lsp.actions import quick_fix
+    from freshlens.model import Span
+
+    doc = ls.workspace.get_text_document(params.text_document.uri)
+    lines = doc.source.split("\n")
+    codec = ls.workspace.position_codec
+    out: list[types.CodeAction] = []
+    for diag in params.context.diagnostics:
+        data = diag.data if isinstance(diag.data, dict) else None
+        fix = data.get("fix") if data else None
+        if diag.source != "freshlens" or not isinstance(fix, str):
+            continue
+        r = codec.range_from_client_units(doc.lines, diag.range)
+        span = Span(r.start.line, r.start.character, r.end.line, r.end.character)
+        qf = quick_fix(fix, str(diag.code), span, lines, doc.uri.endswith(".sql"))
+        if qf is None:
+            continue
+        edits = [
+            types.TextEdit(
+                range=codec.range_to_client_units(
+                    doc.lines,
+                    types.Range(
+                        start=types.Position(line=e.span.line, character=e.span.col),
+                        end=types.Position(line=e.span.end_line, character=e.span.end_col),
+                    ),
+                ),
+                new_text=e.new_text,
+            )
+            for e in qf.edits
+        ]
+        out.append(
+            types.CodeAction(
+                title=f"{qf.title} ({diag.code})",
+                kind=types.CodeActionKind.QuickFix,
+                diagnostics=[diag],
+                edit=types.WorkspaceEdit(changes={doc.uri: edits}),
+                is_preferred=True,
+            )
+        )
+    return out
+
+
 def serve() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     server.start_io()

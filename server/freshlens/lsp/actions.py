@@ -1,0 +1,92 @@
+"""Quick fixes: each finding that carries a ``fix`` hint becomes one code action with a text edit.
+
+Edits are computed on the document's own text (code points) and converted to the client's
+position encoding by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from freshlens.model import Span
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    span: Span
+    new_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    title: str
+    edits: tuple[Edit, ...]
+
+
+ZERO_YAML = "{build_after: {count: 0, period: minute}}"
+ZERO_SQL = '{"build_after": {"count": 0, "period": "minute"}}'
+
+
+def quick_fix(fix: str, code: str, span: Span, lines: list[str], is_sql: bool) -> Fix | None:
+    """The edit for a finding's ``fix`` hint at ``span`` of a document with ``lines``."""
+    if span.line >= len(lines):
+        return None
+    if fix == "add_plus":
+        return Fix(
+            "Add the + prefix (a config, not a folder)",
+            (Edit(Span(span.line, span.col, span.line, span.col), "+"),),
+        )
+    if fix.startswith("rename:"):
+        new = fix.split(":", 1)[1]
+        return Fix(f"Rename to {new}", (Edit(span, new),))
+    if fix == "explicit_zero":
+        return Fix(
+            "Replace null with an explicit build_after of 0 (no time gate)",
+            (Edit(span, ZERO_SQL if is_sql else ZERO_YAML),),
+        )
+    if fix == "drop_loaded_at":
+        line = lines[span.line]
+        key = line[span.col : span.end_col] if span.end_line == span.line else ""
+        if not line.strip().startswith(key) or not key:
+            return None  # the key shares its line with others (flow style): no safe edit
+        return Fix(f"Remove {key} (keep the other one)", (Edit(Span(span.line, 0, span.line + 1, 0), ""),))
+    if fix == "move_into_config":
+        return _move_into_config(span, lines)
+    return None
+
+
+def _block_end(lines: list[str], start: int, indent: int) -> int:
+    """The line after the block that starts at ``start`` (a key at ``indent``)."""
+    i = start + 1
+    while i < len(lines):
+        text = lines[i]
+        if text.strip() and (len(text) - len(text.lstrip(" "))) <= indent:
+            break
+        i += 1
+    while i > start + 1 and not lines[i - 1].strip():
+        i -= 1
+    return i
+
+
+def _move_into_config(span: Span, lines: list[str]) -> Fix | None:
+    """Move a top-level ``freshness:``/``state:`` block of an entry under its ``config:``."""
+    indent = span.col
+    if indent < 2 or lines[span.line][:indent].strip():
+        return None  # the key is the entry's first (`- freshness:`): left to the user
+    end = _block_end(lines, span.line, indent)
+    moved = "".join("  " + b + "\n" for b in lines[span.line : end])
+    start = span.line
+    while start > 0 and not (
+        lines[start][indent - 2 : indent] == "- " and not lines[start][: indent - 2].strip()
+    ):
+        start -= 1
+    stop = start + 1
+    while stop < len(lines) and (
+        not lines[stop].strip() or len(lines[stop]) - len(lines[stop].lstrip()) >= indent
+    ):
+        stop += 1
+    cfg = next((i for i in range(start + 1, stop) if lines[i].rstrip() == " " * indent + "config:"), None)
+    title = "Move under config: (dbt ignores it here)"
+    if cfg is None:
+        return Fix(title, (Edit(Span(span.line, 0, end, 0), " " * indent + "config:\n" + moved),))
+    return Fix(title, (Edit(Span(cfg + 1, 0, cfg + 1, 0), moved), Edit(Span(span.line, 0, end, 0), "")))
