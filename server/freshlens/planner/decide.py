@@ -31,7 +31,10 @@ from freshlens.state.snapshot import NodeState, StateSnapshot
 
 BUILD, REUSE, NOOP, UNKNOWN = "build", "reuse", "no-op", "unknown"
 DEFAULT_TOLERANCE = 45 * 60
-_SELECT_STAR = re.compile(r"select\s+(?:distinct\s+)?(?:[A-Za-z_][A-Za-z0-9_]*\.)?\*", re.IGNORECASE)
+# ``select *``, ``select t.*`` and a ``*``/``t.*`` later in a select list (``select id, t.*``), not ``count(*)``
+_SELECT_STAR = re.compile(
+    r"(?:\bselect\s+(?:distinct\s+)?|,\s*)(?:[A-Za-z_][A-Za-z0-9_]*\.)?\*", re.IGNORECASE
+)
 
 
 @dataclass(slots=True)
@@ -167,6 +170,10 @@ def tolerance(node: Node) -> tuple[int | None, str, Setting | None, str]:
     st = node.eff("state")
     sv = st.value if isinstance(st.value, dict) else {}
     window, upd, ba_setting, _ = build_after(node)
+    fv = node.eff("freshness").value
+    ba = fv.get("build_after") if isinstance(fv, dict) else None
+    # §2.2/§7.1: build_after count×period is the fallback when both are set, even when it is 0
+    ba_timed = isinstance(ba, dict) and ba.get("count") is not None and ba.get("period") is not None
     lt = sv.get("lag_tolerance")
     source = ""
     t: int | None
@@ -182,7 +189,7 @@ def tolerance(node: Node) -> tuple[int | None, str, Setting | None, str]:
         c = lt["count"]
         t = int(c) * PERIOD_SECONDS[lt["period"]] if isinstance(c, int) else None
         setting, source = st.setting, f"lag_tolerance {c} {lt['period']}"
-    elif window and ba_setting is not None and node.eff("freshness").value:
+    elif window is not None and ba_timed and ba_setting is not None:
         t, setting, source = window, ba_setting, f"build_after {humantime(window)} (fallback)"
     else:
         t, setting, source = (
