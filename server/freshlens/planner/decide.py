@@ -360,10 +360,20 @@ def _node_parent_status(
     )
 
 
-def _parents(node: Node, ns: NodeState, inp: PlanInputs, done: Mapping[str, Decision]) -> list[ParentStatus]:
+def _parents(
+    node: Node, ns: NodeState, inp: PlanInputs, done: Mapping[str, Decision], seen: set[str] | None = None
+) -> list[ParentStatus]:
     out = []
+    seen = seen if seen is not None else set()
     for pid in node.parents:
-        if pid.startswith("source."):
+        if pid in seen:
+            continue
+        seen.add(pid)
+        p = inp.index.nodes.get(pid)
+        if p is not None and p.resource_type == "model" and p.materialized == "ephemeral":
+            # D17: an ephemeral is inlined into this model, so its parents are this model's parents
+            out.extend(_parents(p, ns, inp, done, seen))
+        elif pid.startswith("source."):
             out.append(_source_status(pid, ns, inp))
         else:
             out.append(_node_parent_status(pid, ns, inp, done))

@@ -449,3 +449,29 @@ def test_diamond_any_with_one_branch_held_back_builds_the_join(tmp_path: Path) -
     yml = "version: 2\nmodels:\n  - name: c\n    config:\n      freshness:\n        build_after: {count: 12, period: hour}\n"
     ds = diamond(tmp_path, {"models/cfg.yml": yml}).plan()
     expect(ds["d"], BUILD, R1)
+
+
+# ------------------------------------------------------------------------------ ephemeral parents
+
+EPH = {
+    "models/sources.yml": SOURCES,
+    "models/e.sql": "{{ config(materialized='ephemeral') }}\nselect * from {{ source('raw', 't') }}",
+    "models/m.sql": "{{ config(materialized='table') }}\nselect * from {{ ref('e') }}",
+}
+
+
+def test_d2_d17_new_source_data_behind_an_ephemeral_builds(tmp_path: Path) -> None:
+    """D17: an ephemeral is inlined into m, so raw.t is effectively m's parent; D2: new source data builds."""
+    sc = Scenario(tmp_path, EPH)
+    sc.built("m", ago(hours=2), saw={"raw.t": ago(hours=3)})
+    sc.fresh("raw.t", ago(minutes=5))
+    ds = sc.plan()
+    expect(ds["e"], NOOP, rule="SAO D17")
+    expect(ds["m"], BUILD, R1)
+
+
+def test_d17_quiet_source_behind_an_ephemeral_reuses(tmp_path: Path) -> None:
+    sc = Scenario(tmp_path, EPH)
+    sc.built("m", ago(hours=2), saw={"raw.t": ago(hours=3)})
+    sc.fresh("raw.t", ago(hours=3))
+    expect(sc.decide("m"), REUSE, R2)
