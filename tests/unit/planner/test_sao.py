@@ -475,3 +475,45 @@ def test_d17_quiet_source_behind_an_ephemeral_reuses(tmp_path: Path) -> None:
     sc.built("m", ago(hours=2), saw={"raw.t": ago(hours=3)})
     sc.fresh("raw.t", ago(hours=3))
     expect(sc.decide("m"), REUSE, R2)
+
+
+# ------------------------------------------------------------------------------ Q9 seeds as parents
+
+SEEDED = {
+    "seeds/s.csv": "id\n1\n",
+    "models/m.sql": "{{ config(materialized='table') }}\nselect * from {{ ref('s') }}",
+}
+
+
+def test_q9_seed_reloaded_after_the_model_counts_as_new_data(tmp_path: Path) -> None:
+    sc = Scenario(tmp_path, SEEDED)
+    sc.built("s", ago(minutes=30))
+    sc.built("m", ago(hours=2))
+    ds = sc.plan()
+    expect(ds["s"], REUSE, R2)
+    expect(ds["m"], BUILD, R1)
+
+
+def test_q9_seed_file_change_builds_the_seed_and_its_children(tmp_path: Path) -> None:
+    sc = Scenario(tmp_path, SEEDED)
+    sc.built("s", ago(hours=3), code="id\n0\n")
+    sc.built("m", ago(hours=2))
+    ds = sc.plan()
+    expect(ds["s"], BUILD, R1)
+    expect(ds["m"], BUILD, R1)
+
+
+def test_q9_seed_unchanged_reuses_the_child(tmp_path: Path) -> None:
+    sc = Scenario(tmp_path, SEEDED)
+    sc.built("s", ago(hours=3))
+    sc.built("m", ago(hours=2))
+    expect(sc.decide("m"), REUSE, R2)
+
+
+def test_q9_seed_never_built_builds_and_so_does_its_child(tmp_path: Path) -> None:
+    """A seed parent with no recorded build is predicted BUILD (1.5.4), which is new data for the child."""
+    sc = Scenario(tmp_path, SEEDED)
+    sc.built("m", ago(hours=2))
+    ds = sc.plan()
+    expect(ds["s"], BUILD, R1, "SAO 1.5.4")
+    expect(ds["m"], BUILD, R1)
