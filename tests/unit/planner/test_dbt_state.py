@@ -9,7 +9,7 @@ import pytest
 
 from freshlens.planner.decide import BUILD, NOOP, REUSE, UNKNOWN, choose_regime
 
-from .helpers import NOW, PROJECT, Scenario, ago, expect
+from .helpers import PROJECT, Scenario, ago, expect
 
 R_NONE = "No new changes on any upstreams"
 R_OUT = "upstream data out of date"
@@ -433,7 +433,3 @@ def test_choose_regime_explicit_setting_wins(tmp_path: Path) -> None:
         choose_regime(Scenario(tmp_path / "x", {"models/m.sql": "select 1"}).index, "dbt-state")
         == "dbt-state"
     )
-
-
-def test_now_is_fixed() -> None:
-    assert NOW.tzinfo is not None
