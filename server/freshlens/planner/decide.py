@@ -191,6 +191,8 @@ def tolerance(node: Node) -> tuple[int | None, str, Setting | None, str]:
         setting, source = st.setting, f"lag_tolerance {c} {lt['period']}"
     elif window is not None and ba_timed and ba_setting is not None:
         t, setting, source = window, ba_setting, f"build_after {humantime(window)} (fallback)"
+    elif window is None:
+        return None, "any", ba_setting, "build_after (the fallback) is dynamic or invalid"
     else:
         t, setting, source = (
             DEFAULT_TOLERANCE,
@@ -450,6 +452,17 @@ def decide_sao(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> Dec
         and unknown
         and (updates_on == "any" or len(new) + len(unknown) == len(parents))
     ):
+        elapsed_s = (inp.at - ns.last_success_at).total_seconds()
+        if window and elapsed_s < window:
+            # new data or not, the build_after window holds the model back (D9): reuse either way
+            d.action, d.rule = REUSE, "SAO D9"
+            d.eligible_at = ns.last_success_at + timedelta(seconds=window)
+            d.reason = f"Reused either way: no new changes, or new changes within build_after of {humantime(window)}"
+            d.short = f"build_after {humantime(window)} not met — eligible in {ago(d.eligible_at - inp.at)}"
+            d.notes.append(
+                f"whether upstream has new data is unknown ({unknown[0].why}); the window holds either way"
+            )
+            return d
         d.action, d.rule, d.short = UNKNOWN, "SAO 1.5.6", unknown[0].why
         d.missing.extend(p.why for p in unknown)
         d.reason = "cannot tell whether upstream has new data"
@@ -547,7 +560,7 @@ def decide_state(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> D
     if cosmetic:
         d.notes.append("only comments/whitespace changed: dbt State ignores cosmetic changes (semantic hash)")
     text = _file_text(node, inp) or ""
-    if mat == "view" and _SELECT_STAR.search(text):
+    if mat == "view" and _SELECT_STAR.search(normalised_code(text)):
         d.action, d.rule, d.reason, d.short = (
             BUILD,
             "STATE R18",
