@@ -272,6 +272,14 @@ def plan(inp: PlanInputs) -> dict[str, Decision]:
         if node.package != idx.name:
             continue
         d = decide_sao(node, inp, out) if inp.regime == "sao" else decide_state(node, inp, out)
+        eph = [
+            p for p in node.parents if (pn := idx.nodes.get(p)) is not None and pn.materialized == "ephemeral"
+        ]
+        if eph and d.action == REUSE:
+            d.notes.append(
+                f"ephemeral parent(s) {', '.join(e.split('.')[-1] for e in eph)} are inlined into this model's SQL: "
+                "an edit to them changes this model's compiled SQL, which freshlens does not compare yet"
+            )
         out[uid] = d
     return out
 
@@ -457,7 +465,9 @@ def decide_sao(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> Dec
             # new data or not, the build_after window holds the model back (D9): reuse either way
             d.action, d.rule = REUSE, "SAO D9"
             d.eligible_at = ns.last_success_at + timedelta(seconds=window)
-            d.reason = f"Reused either way: no new changes, or new changes within build_after of {humantime(window)}"
+            d.reason = (
+                f"Reused either way: no new changes, or new changes within build_after of {humantime(window)}"
+            )
             d.short = f"build_after {humantime(window)} not met — eligible in {ago(d.eligible_at - inp.at)}"
             d.notes.append(
                 f"whether upstream has new data is unknown ({unknown[0].why}); the window holds either way"
