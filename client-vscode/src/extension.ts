@@ -12,7 +12,6 @@ import {
   RevealOutputChannelOn,
   ServerOptions,
   State,
-  TransportKind,
 } from 'vscode-languageclient/node';
 import { documentSelector, isProjectFile, projectRoots } from './core/documents';
 import {
@@ -64,7 +63,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     cmd('freshlens.explainModel', (arg) => explainModel(arg)),
     cmd('freshlens.showPlan', () => showPlan()),
     cmd('freshlens.refreshState', () => refreshState()),
-    cmd('freshlens.clearState', () => clearState()),
+    cmd('freshlens.clearStateCache', () => clearState()),
     vscode.workspace.onDidChangeConfiguration((e) => onConfigurationChanged(e)),
     vscode.workspace.onDidChangeWorkspaceFolders(() => restart()),
   );
@@ -119,8 +118,8 @@ async function startClient(): Promise<void> {
   }
   const serverOptions: ServerOptions = {
     command: choice.python,
+    // No `transport`: with TransportKind.stdio the client appends `--stdio` to the arguments.
     args: serverArgs(),
-    transport: TransportKind.stdio,
     options: { cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? roots[0] },
   };
   const clientOptions: LanguageClientOptions = {

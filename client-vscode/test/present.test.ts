@@ -35,6 +35,22 @@ test('the plan renders as an aligned table with totals', () => {
   assert.match(text, /model\.jaffle\.customers\s+Reuse\s+build_after 4h not met/);
 });
 
+test('a workspace with several projects renders one table per project', () => {
+  const plan = {
+    version: 1,
+    projects: [
+      { project: 'jaffle_fresh', regime: 'dbt-state', models: [{ unique_id: 'model.j.fct_orders', name: 'fct_orders', action: 'reuse', reason: 'long', short: 'lag_tolerance 1h not met' }] },
+      { project: 'mistakes', models: [{ name: 'a', action: 'no-op', short: 'ephemeral' }] },
+    ],
+  };
+  const text = renderPlan(plan);
+  assert.match(text, /freshlens plan for jaffle_fresh:/);
+  assert.match(text, /fct_orders\s+Reuse\s+lag_tolerance 1h not met/);
+  assert.match(text, /freshlens plan for mistakes:/);
+  assert.match(text, /a\s+No-op\s+ephemeral/);
+  assert.equal(planRows(plan).length, 2);
+});
+
 test('an unexpected plan shape still shows the raw result', () => {
   assert.match(renderPlan({ surprise: true }), /"surprise": true/);
 });

@@ -54,7 +54,7 @@ type Row = Record<string, unknown>;
 
 const NAME_KEYS = ['name', 'model', 'unique_id', 'id'];
 const ACTION_KEYS = ['action', 'decision', 'status'];
-const REASON_KEYS = ['reason', 'short_reason', 'summary', 'why'];
+const REASON_KEYS = ['short', 'short_reason', 'reason', 'summary', 'why'];
 
 function pick(row: Row, keys: readonly string[]): string {
   for (const k of keys) {
@@ -69,8 +69,25 @@ function pick(row: Row, keys: readonly string[]): string {
   return '';
 }
 
-/** The list of per-model rows in a plan, whatever its container key. */
+/** One plan per dbt project: a workspace with several projects answers `{projects: [plan, …]}`. */
+export function planProjects(plan: unknown): unknown[] {
+  if (plan && typeof plan === 'object' && !Array.isArray(plan) && Array.isArray((plan as Row).projects)) {
+    return (plan as Row).projects as unknown[];
+  }
+  return [plan];
+}
+
+/** `build` → `Build`, `no-op` → `No-op`: the words of the lens titles. */
+export function actionLabel(action: string): string {
+  return action === '' ? '' : action[0].toUpperCase() + action.slice(1);
+}
+
+/** The list of per-model rows in a plan (of every project), whatever its container key. */
 export function planRows(plan: unknown): Row[] {
+  const projects = planProjects(plan);
+  if (projects.length !== 1 || projects[0] !== plan) {
+    return projects.flatMap((p) => planRows(p));
+  }
   if (Array.isArray(plan)) {
     return plan.filter((r): r is Row => r !== null && typeof r === 'object');
   }
@@ -89,16 +106,25 @@ export function planRows(plan: unknown): Row[] {
   return [];
 }
 
-/** A plain-text document: a header, then an aligned table Model | Action | Reason. */
+/** A plain-text document: per project a header, then an aligned table Model | Action | Reason. */
 export function renderPlan(plan: unknown): string {
-  const rows = planRows(plan).map((r) => [pick(r, NAME_KEYS), pick(r, ACTION_KEYS), pick(r, REASON_KEYS)]);
+  const projects = planProjects(plan);
+  if (projects.length === 0) {
+    return 'freshlens plan: no dbt projects in this workspace\n';
+  }
+  return projects.map(renderProject).join('\n');
+}
+
+function renderProject(plan: unknown): string {
+  const rows = planRows(plan).map((r) => [pick(r, NAME_KEYS), actionLabel(pick(r, ACTION_KEYS)), pick(r, REASON_KEYS)]);
   const counts = new Map<string, number>();
   for (const [, action] of rows) {
     counts.set(action || 'Unknown', (counts.get(action || 'Unknown') ?? 0) + 1);
   }
   const meta = plan && typeof plan === 'object' && !Array.isArray(plan) ? (plan as Row) : {};
-  const lines: string[] = ['freshlens plan: what the next run would do'];
-  for (const key of ['at', 'regime', 'project', 'state']) {
+  const project = typeof meta.project === 'string' && meta.project !== '' ? ` for ${meta.project}` : '';
+  const lines: string[] = [`freshlens plan${project}: what the next run would do`];
+  for (const key of ['at', 'regime', 'state', 'freshness']) {
     if (typeof meta[key] === 'string' && meta[key] !== '') {
       lines.push(`${key}: ${meta[key] as string}`);
     }

@@ -1,0 +1,297 @@
+// freshlens in real VS Code (code-server) driven through headless Chromium with playwright-core.
+// Run by scripts/test-editors.sh; every input comes from the environment:
+//   FL_REPO        repository root (the workspace opened is FL_REPO/examples)
+//   FL_VSIX        the packaged extension
+//   FL_E2E         folder holding node_modules/{code-server,playwright-core} (scripts/setup-editors.sh)
+//   FL_ARTIFACTS   where screenshots and the result JSON go
+//   FL_WORKSPACE   folder opened (default FL_REPO/examples); FL_STATE: freshlens.state
+//   FL_AT, FL_AT2  what-if times: the first is in settings.json at start, the second is typed into
+//                  the Settings editor
+// Exits 0 when every check passes. On failure it prints what the screen showed.
+'use strict';
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+
+const REPO = process.env.FL_REPO;
+const VSIX = process.env.FL_VSIX;
+const E2E = process.env.FL_E2E || path.join(REPO, 'client-vscode', '.e2e');
+const ART = process.env.FL_ARTIFACTS || path.join(REPO, 'test-artifacts', 'vscode');
+const AT1 = process.env.FL_AT || '';
+const AT2 = process.env.FL_AT2 || '2031-01-01T00:00:00Z';
+const WORKSPACE = process.env.FL_WORKSPACE || path.join(REPO, 'examples');
+const MISTAKE = 'fl101_count_without_period.sql';
+const MODEL = 'fct_orders.sql';
+const LENS_RE = /^(Build|Reuse|Clone|No-op|Skip|Unknown) · .+/;
+const { chromium } = require(path.join(E2E, 'node_modules', 'playwright-core'));
+const CODE_SERVER = path.join(E2E, 'node_modules', '.bin', 'code-server');
+
+const T0 = Date.now();
+const say = (m) => console.log(`[vscode ${((Date.now() - T0) / 1000).toFixed(1)}s] ${m}`);
+const result = { checks: {}, notes: [] };
+let failed = false;
+function check(name, ok, detail) {
+  result.checks[name] = ok ? 'ok' : 'FAIL';
+  if (!ok) failed = true;
+  say(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ': ' + detail : ''}`);
+}
+// Once something failed, later waits are short: the report matters more than more timeouts.
+const T = (ms) => (failed ? Math.min(ms, 5000) : ms);
+const oneLine = (s) => String(s || '').replace(/\s+/g, ' ').trim();
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+async function waitForHttp(url, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try { const r = await fetch(url); if (r.status < 500) return; } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`code-server did not answer at ${url} within ${ms / 1000}s`);
+}
+
+function writeSettings(file, at) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({
+    'freshlens.server.python': path.join(REPO, '.venv', 'bin', 'python'),
+    'freshlens.state': process.env.FL_STATE || '.freshlens/runs/1',
+    'freshlens.sources': '.freshlens/current/sources.json',
+    'freshlens.at': at,
+    'freshlens.trace.server': 'messages',
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'workbench.enableExperiments': false,
+    'security.workspace.trust.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+    'extensions.autoUpdate': false,
+    'extensions.autoCheckUpdates': false,
+    'extensions.ignoreRecommendations': true,
+    'editor.codeLens': true,
+    'editor.hover.delay': 300,
+    'editor.minimap.enabled': false,
+    'chat.commandCenter.enabled': false,
+  }, null, 2));
+}
+
+/** The visible text of the panels that matter, for a failure report. */
+async function screenText(page) {
+  const grab = async (sel) => {
+    try {
+      const els = await page.locator(sel).all();
+      const texts = [];
+      for (const e of els.slice(0, 30)) if (await e.isVisible()) texts.push(oneLine(await e.innerText()));
+      return texts;
+    } catch (e) { return [`(could not read: ${e.message.split('\n')[0]})`]; }
+  };
+  return {
+    notifications: await grab('.notifications-toasts .notification-toast, .notification-list-item'),
+    statusBar: await grab('.statusbar-item'),
+    codeLenses: await grab('.codelens-decoration'),
+    problems: await grab('.markers-panel .monaco-list-row'),
+    hover: await grab('.monaco-hover'),
+    editorTabs: await grab('.tabs-container .tab'),
+    editorLines: (await grab('.editor-instance .view-line')).slice(0, 12),
+    panel: (await grab('.part.panel .pane-body, .part.panel .output-view')).slice(0, 3).map((t) => t.slice(0, 2000)),
+  };
+}
+
+async function quickOpen(page, name) {
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget input', { timeout: 20000 });
+  await page.keyboard.type(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 20000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 20000 });
+  await page.waitForSelector('.monaco-editor .view-lines', { timeout: 20000 });
+}
+
+async function lensText(page) {
+  const lenses = page.locator('.editor-instance .codelens-decoration');
+  const n = await lenses.count();
+  for (let i = 0; i < n; i++) {
+    const t = oneLine(await lenses.nth(i).innerText());
+    if (LENS_RE.test(t)) return t;
+  }
+  return undefined;
+}
+
+async function waitFor(fn, ms, every = 300) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) return undefined;
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+async function main() {
+  fs.mkdirSync(ART, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'freshlens-vscode-'));
+  const userData = path.join(tmp, 'user-data');
+  const extDir = path.join(tmp, 'extensions');
+  const settingsFile = path.join(userData, 'User', 'settings.json');
+  const env = {
+    ...process.env,
+    XDG_DATA_HOME: path.join(tmp, 'xdg-data'), XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'),
+    XDG_CACHE_HOME: path.join(tmp, 'xdg-cache'), XDG_STATE_HOME: path.join(tmp, 'xdg-state'),
+  };
+  writeSettings(settingsFile, AT1);
+  execFileSync(CODE_SERVER, ['--user-data-dir', userData, '--extensions-dir', extDir, '--install-extension', VSIX],
+    { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
+  say(`installed ${path.basename(VSIX)}`);
+
+  const port = await freePort();
+  const logFile = path.join(ART, 'code-server.log');
+  const log = fs.openSync(logFile, 'w');
+  // detached → its own process group, so the whole tree can be killed at the end.
+  const cs = spawn(CODE_SERVER, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry',
+    '--disable-update-check', '--disable-workspace-trust', '--user-data-dir', userData, '--extensions-dir', extDir,
+    WORKSPACE], { env, detached: true, stdio: ['ignore', log, log] });
+  const killAll = () => { try { process.kill(-cs.pid, 'SIGKILL'); } catch { /* already gone */ } };
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); process.exit(130); });
+
+  const profile = path.join(tmp, 'chromium-profile');
+  let ctx;
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60000);
+    say(`code-server on port ${port}`);
+    ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1400, height: 850 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    const page = ctx.pages()[0] || (await ctx.newPage());
+    page.on('console', (m) => { if (m.type() === 'error') result.notes.push('[browser] ' + m.text().slice(0, 300)); });
+    const shot = async (name) => { await page.screenshot({ path: path.join(ART, name) }); say(`screenshot ${name}`); };
+    try {
+      await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(WORKSPACE)}`);
+      await page.waitForSelector('.monaco-workbench', { timeout: 90000 });
+      await page.waitForSelector('.explorer-folders-view, .explorer-viewlet', { timeout: 60000 });
+      say('workbench loaded');
+      await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } });
+
+      // (1) the Problems panel lists FL101 for the file of examples/mistakes that holds it
+      await quickOpen(page, MISTAKE);
+      await page.keyboard.press('Control+Shift+M');
+      await page.waitForSelector('.markers-panel', { timeout: 20000 });
+      const filter = page.locator('.part.panel .viewpane-filter input, .markers-panel-action-filter input').first();
+      if (await filter.count()) { await filter.fill('FL101'); }
+      // hasText strings match case-insensitively (the file row `fl101_…` too): a regex on the code and position.
+      const row = page.locator('.markers-panel .monaco-list-row', { hasText: /FL101\)?\s*\[Ln \d+/ }).first();
+      const rowOk = await row.waitFor({ timeout: T(90000) }).then(() => true, () => false);
+      const rowText = rowOk ? oneLine(await row.innerText()) : '';
+      check('problems_FL101', rowOk && /FL101/.test(rowText) && /period/.test(rowText), rowText || 'no FL101 row');
+      await page.mouse.move(5, 840);
+      await shot('01-problems.png');
+      if (await filter.count()) { await filter.fill(''); }
+
+      // (2) a Build/Reuse code lens on a model of examples/jaffle_fresh
+      await quickOpen(page, MODEL);
+      const lens1 = await waitFor(() => lensText(page), T(60000));
+      check('codelens', lens1 !== undefined, lens1 || 'no Build/Reuse lens');
+      await page.mouse.move(5, 840);
+      await shot('02-codelens.png');
+
+      // (3) hovering the model's first line explains the decision
+      const first = page.locator('.editor-instance .view-line').first();
+      const box = await first.boundingBox();
+      await page.mouse.move(box.x + 8, box.y + box.height / 2);
+      const hover = page.locator('.monaco-hover:visible', { hasText: /fct_orders/ }).first();
+      const hovOk = await hover.waitFor({ state: 'visible', timeout: T(30000) }).then(() => true, () => false);
+      const hovText = hovOk ? oneLine(await hover.innerText()) : '';
+      check('hover', hovOk && /(Build|Reuse|Unknown|No-op)/.test(hovText), hovText.slice(0, 120) || 'no hover');
+      await page.waitForTimeout(400);
+      await shot('03-hover.png');
+      await page.mouse.move(1000, 300);
+      await page.keyboard.press('Escape');
+
+      // (5) the status bar shows the totals from freshlens/status
+      const status = page.locator('.statusbar-item', { hasText: /freshlens: \d+ build · \d+ reuse/ }).first();
+      const stOk = await status.waitFor({ timeout: T(30000) }).then(() => true, () => false);
+      check('status_bar', stOk, stOk ? oneLine(await status.innerText()) : 'no "freshlens: N build · M reuse" item');
+      await shot('04-status-bar.png');
+
+      // (4) changing the what-if time in the Settings editor changes the lens, without a restart
+      await page.keyboard.press('Control+Comma');
+      const search = page.locator('.settings-editor .settings-header .monaco-editor textarea, .settings-editor .suggest-input-container textarea').first();
+      await search.waitFor({ timeout: 30000 });
+      await search.fill('freshlens.at');
+      const atInput = page.locator('.settings-editor .setting-item-contents', { hasText: /What-if time/ }).locator('input').first();
+      await atInput.waitFor({ timeout: 30000 });
+      await atInput.fill(AT2);
+      await atInput.press('Tab');
+      await page.waitForTimeout(1500);  // the Settings editor writes after a short debounce
+      await shot('05-settings-what-if.png');
+      await page.locator('.tabs-container .tab', { hasText: MODEL }).first().click();
+      const lens2 = await waitFor(async () => { const t = await lensText(page); return t && t !== lens1 ? t : undefined; }, T(60000));
+      check('what_if_time_changes_lens', lens1 !== undefined && lens2 !== undefined, `${lens1} -> ${lens2 || '(unchanged)'}`);
+      await page.mouse.move(5, 840);
+      await shot('06-what-if-lens.png');
+
+      // (6) clicking the status bar item opens the plan
+      if (stOk) {
+        await status.click();
+        const plan = page.locator('.editor-instance .view-line', { hasText: /freshlens\splan\sfor\sjaffle_fresh/ }).first();
+        const planOk = await plan.waitFor({ timeout: T(30000) }).then(() => true, () => false);
+        check('status_click_shows_plan', planOk, planOk ? 'plan document open' : 'no plan document');
+        await shot('07-plan.png');
+      }
+
+      // (7) clicking the lens opens the explanation
+      await page.locator('.tabs-container .tab', { hasText: MODEL }).first().click();
+      const lensLink = page.locator('.editor-instance .codelens-decoration a', { hasText: LENS_RE }).first();
+      if (await lensLink.waitFor({ timeout: T(30000) }).then(() => true, () => false)) {
+        await page.mouse.move(1000, 300);
+        await lensLink.click();
+        const tab = page.locator('.tabs-container .tab', { hasText: /fct_orders/ }).filter({ hasText: /Preview|\.md/ }).first();
+        const exOk = await tab.waitFor({ timeout: T(30000) }).then(() => true, () => false);
+        check('lens_click_explains', exOk, exOk ? oneLine(await tab.innerText()) : 'no explanation opened');
+        await page.waitForTimeout(1000);
+        await shot('08-explain.png');
+      } else {
+        check('lens_click_explains', false, 'no lens to click');
+      }
+    } catch (e) {
+      failed = true;
+      say('FAIL ' + e.message.split('\n')[0]);
+    }
+    result.notifications = (await screenText(page)).notifications;
+    if (failed) {
+      await page.screenshot({ path: path.join(ART, 'failure.png') }).catch(() => {});
+      result.screen = await screenText(page);
+      console.log('--- what the screen showed ---');
+      for (const [k, v] of Object.entries(result.screen)) console.log(`${k}:\n  ${(v.length ? v : ['(nothing)']).join('\n  ')}`);
+    }
+  } finally {
+    if (ctx) await ctx.close().catch(() => {});
+    killAll();
+    if (failed) {
+      // The extension's own output (client log + protocol trace) says why the server did what it did.
+      const logs = [];
+      const walk = (d) => { for (const f of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
+        const p = path.join(d, f.name); if (f.isDirectory()) walk(p); else if (/freshlens|exthost/i.test(f.name)) logs.push(p); } };
+      walk(path.join(userData, 'logs'));
+      for (const p of logs) {
+        const text = fs.readFileSync(p, 'utf8');
+        fs.copyFileSync(p, path.join(ART, path.basename(p)));
+        console.log(`--- ${path.relative(userData, p)} (last lines) ---\n${text.split('\n').slice(-40).join('\n')}`);
+      }
+      console.log(`--- code-server log: ${logFile}`);
+    }
+    fs.writeFileSync(path.join(ART, 'result.json'), JSON.stringify(result, null, 2));
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(failed ? 1 : 0), (e) => { console.error(e); process.exit(2); });
