@@ -92,11 +92,10 @@ if [ -n "${VSIX:-}" ]; then stage vscode vscode_test; else failures+=("vscode (n
 if [ "${FRESHLENS_UPDATE_SCREENSHOTS:-0}" = "1" ] && [[ " ${failures[*]} " != *" vscode "* ]]; then
   # Refresh the screenshots in the docs from this run (docs/editors.md, client-vscode/README.md).
   mkdir -p docs/screenshots
-  cp "$ART/vscode/01-problems.png" docs/screenshots/vscode-problems.png
   cp "$ART/vscode/02-codelens.png" docs/screenshots/vscode-lens-problems.png
   cp "$ART/vscode/03-hover.png" docs/screenshots/vscode-hover.png
-  cp "$ART/vscode/04-status-bar.png" docs/screenshots/vscode-status-bar.png
-  cp "$ART/vscode/06-plan.png" docs/screenshots/vscode-plan.png 2>/dev/null || true
+  cp "$ART/vscode/07-plan.png" docs/screenshots/vscode-plan.png
+  cp "$ART/vscode/08-explain.png" docs/screenshots/vscode-explain.png
   echo "updated docs/screenshots/"
 fi
 rm -rf "${WS_TMP:-/nonexistent}"
