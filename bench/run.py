@@ -18,6 +18,7 @@ Results go to ``bench/results/<date>-<host>.json`` (no absolute paths) and a tab
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -49,7 +50,9 @@ print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "findings_s": t3 - t2,
 """
 
 
-def _run_rusage(cmd: list[str], cwd: str | None = None, env: dict[str, str] | None = None) -> tuple[float, float, str]:
+def _run_rusage(
+    cmd: list[str], cwd: str | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float, str]:
     """Like ``_run`` but reaps the child with ``os.wait4`` to get its own ``ru_maxrss``."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
@@ -121,7 +124,7 @@ def _edit_child(root: str, n_edits: int) -> None:
     sql_paths = sqls[::step_s][:n_edits]
     prop_paths = props[::step_p][:n_edits]
     sql_t, sql_c = timed_edits(sql_paths, lambda t, i: t + f"\n-- edited {i}\n")
-    yml_t, yml_c = timed_edits(
+    yml_t, _yml_c = timed_edits(
         prop_paths, lambda t, i: t.replace("description: Synthetic", f"description: Edited {i}", 1)
     )
     print(
@@ -141,7 +144,9 @@ def _edit_child(root: str, n_edits: int) -> None:
 
 
 def bench_edits(root: str, n_edits: int) -> dict[str, object]:
-    _, rss, out = _run_rusage([sys.executable, "-m", "bench.run", "--_edit-child", root, "--edits", str(n_edits)])
+    _, rss, out = _run_rusage(
+        [sys.executable, "-m", "bench.run", "--_edit-child", root, "--edits", str(n_edits)]
+    )
     res = json.loads(out)
     res["live_peak_rss_mb"] = rss
     return res
@@ -158,7 +163,9 @@ def bench_dbt(root: str, repeats: int) -> dict[str, object]:
     env = _dbt_env()
     cold, cold_rss = [], []
     for _ in range(repeats):
-        w, rss, _ = _run_rusage([DBT, "parse", "--no-partial-parse", "--profiles-dir", "."], cwd=root, env=env)
+        w, rss, _ = _run_rusage(
+            [DBT, "parse", "--no-partial-parse", "--profiles-dir", "."], cwd=root, env=env
+        )
         cold.append(w)
         cold_rss.append(rss)
     _run_rusage([DBT, "parse", "--profiles-dir", "."], cwd=root, env=env)  # writes partial_parse.msgpack
@@ -198,10 +205,8 @@ def _machine() -> dict[str, object]:
     except OSError:
         pass
     mem_gb = 0.0
-    try:
+    with contextlib.suppress(ValueError, OSError):
         mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-    except (ValueError, OSError):
-        pass
     return {
         "cpus": os.cpu_count(),
         "cpu_model": model,
@@ -284,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dbt-max", type=int, default=2000, help="largest size to run dbt on")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument(
-        "--dbt-large-repeats", type=int, default=1, help="dbt repeats above 2,000 models (a cold parse takes minutes)"
+        "--dbt-large-repeats",
+        type=int,
+        default=1,
+        help="dbt repeats above 2,000 models (a cold parse takes minutes)",
     )
     ap.add_argument("--edits", type=int, default=20)
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "freshlens-bench"))

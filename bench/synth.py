@@ -56,7 +56,7 @@ def _columns(rng: random.Random, k: int) -> list[str]:
 def _sql_config(rng: random.Random, layer: str, domain_kind: str) -> str:
     if layer == "marts" and domain_kind == "state":
         lag = rng.choice(["30m", "1h", "2h", "6h"])
-        return "{{ config(materialized='table', state={'lag_tolerance': '%s'}) }}\n\n" % lag
+        return "{{ config(materialized='table', state={'lag_tolerance': '" + lag + "'}) }}\n\n"
     count = rng.choice([1, 2, 4, 6, 12])
     period = rng.choice(PERIODS[1:])
     mat = {"staging": "view", "intermediate": "table", "marts": "incremental"}[layer]
@@ -191,9 +191,15 @@ def generate(out_dir: str, n_models: int, seed: int = 7) -> dict[str, object]:
                 mart_domains.append((f"d{d:03d}", kind))
             src = f"src_d{d:03d}"
             if layer == "staging":
-                _write(os.path.join(out_dir, folder, "_sources.yml"), _sources_yaml(rng, src, [f"t_{m}" for m in dom]))
+                _write(
+                    os.path.join(out_dir, folder, "_sources.yml"),
+                    _sources_yaml(rng, src, [f"t_{m}" for m in dom]),
+                )
             for j, chunk in enumerate(_chunks(dom, PROPS_EVERY)):
-                _write(os.path.join(out_dir, folder, f"_{layer}_d{d:03d}_{j:02d}.yml"), _props_yaml(rng, chunk, layer, kind))
+                _write(
+                    os.path.join(out_dir, folder, f"_{layer}_d{d:03d}_{j:02d}.yml"),
+                    _props_yaml(rng, chunk, layer, kind),
+                )
                 n_props += 1
             for m in dom:
                 cols = _columns(rng, 3)
