@@ -5,7 +5,7 @@ Imported as a plain module (like ``dbtdiff``; this folder is deliberately not a 
 The project has no ``build_after``/``state`` configs unless a test adds them::
 
     raw.orders ──> stg_orders ──┐
-    raw.payments ─> stg_payments ┴> order_facts ─┬> order_amounts ─┐
+    raw.payments ─> stg_payments ┴> order_facts ─┬> order_amounts ─┐   (order_amounts uses macro cents)
                                                  ├> order_counts ──┴> order_summary   (diamond)
     raw.customers > stg_customers ─┬> customer_orders (also <- order_facts) > customer_rank > top_customers
                                    └> customer_names
@@ -77,7 +77,8 @@ select o.id, o.customer_id, p.amount
 from {{ ref('stg_orders') }} o
 left join {{ ref('stg_payments') }} p on p.order_id = o.id
 """,
-    "models/marts/order_amounts.sql": "select id, amount from {{ ref('order_facts') }}\n",
+    "macros/cents.sql": "{% macro cents(col) %}cast(round({{ col }} * 100) as bigint){% endmacro %}\n",
+    "models/marts/order_amounts.sql": "select id, amount, {{ cents('amount') }} as cents from {{ ref('order_facts') }}\n",
     "models/marts/order_counts.sql": (
         "select customer_id, count(*) as n from {{ ref('order_facts') }} group by 1\n"
     ),
@@ -121,6 +122,8 @@ NEW_ROWS = {
     "orders": "insert into raw.orders values (4, 2, timestamp '2026-01-02 00:00:00')",
     "customers": "insert into raw.customers values (3, 'cy', timestamp '2026-01-02 00:00:00')",
     "payments": "insert into raw.payments values (3, 3, 30.0, timestamp '2026-01-02 00:00:00')",
+    # a late row whose loaded_at is older than the table's max: max_loaded_at does not move
+    "orders-old": "insert into raw.orders values (5, 1, timestamp '2025-12-31 00:00:00')",
 }
 
 ARTIFACTS = ("manifest.json", "run_results.json", "sources.json", "catalog.json")
@@ -210,6 +213,36 @@ class ShopProject:
             "name",
         ).check()
         return {ln.strip() for ln in out.stdout.splitlines() if ln.strip() and " " not in ln.strip()}
+
+    def freshness_then_selected(self, *select: str, state: Path) -> set[str]:
+        """``dbt source freshness``, then the model names of::
+
+            dbt ls --select <select…> --state <state> --resource-type model --output name
+
+        Both run through ``dbtRunner`` in one ``.venv-dbt`` process (the same arguments as the CLI; it
+        saves a second interpreter start and dbt import, which is most of ``dbt ls``' time here).
+        """
+        code = (
+            "import json, sys\n"
+            "from dbt.cli.main import dbtRunner\n"
+            "runner = dbtRunner()\n"
+            "prof = ['--profiles-dir', sys.argv[1]]\n"
+            "fresh = runner.invoke(['-q', 'source', 'freshness', *prof])\n"
+            "if not fresh.success:\n"
+            "    sys.exit(f'dbt source freshness failed: {fresh.exception}')\n"
+            "ls = runner.invoke(['-q', 'ls', '--select', *sys.argv[3:], '--state', sys.argv[2],\n"
+            "                    '--resource-type', 'model', '--output', 'name', *prof])\n"
+            "if not ls.success:\n"
+            "    sys.exit(f'dbt ls failed: {ls.exception}')\n"
+            "print('SELECTED=' + json.dumps(sorted(ls.result or [])))\n"
+        )
+        out = _run(
+            [str(DBT_PY), "-c", code, str(self.root), str(state), *select], self.root, dbt_env()
+        ).check()
+        for line in out.stdout.splitlines():
+            if line.startswith("SELECTED="):
+                return set(json.loads(line[len("SELECTED=") :]))
+        raise AssertionError(f"no dbt ls result in the output:\n{out.stdout[-3000:]}")
 
     # -- freshlens ----------------------------------------------------------------------------------
 
