@@ -28,6 +28,7 @@ const LENS_RE = /^(Build|Reuse|Clone|No-op|Skip|Unknown) · .+/;
 const { chromium } = require(path.join(E2E, 'node_modules', 'playwright-core'));
 const CODE_SERVER = path.join(E2E, 'node_modules', '.bin', 'code-server');
 
+let NO_FRESHLENS_PYTHON;
 const T0 = Date.now();
 const say = (m) => console.log(`[vscode ${((Date.now() - T0) / 1000).toFixed(1)}s] ${m}`);
 const result = { checks: {}, notes: [] };
@@ -146,6 +147,12 @@ async function main() {
     XDG_CACHE_HOME: path.join(tmp, 'xdg-cache'), XDG_STATE_HOME: path.join(tmp, 'xdg-state'),
   };
   writeSettings(settingsFile, AT1);
+  // A stand-in interpreter without freshlens for the install prompt: its "pip install" only echoes,
+  // so accepting the prompt in the test never installs anything from PyPI.
+  NO_FRESHLENS_PYTHON = path.join(tmp, 'no-freshlens', 'python3');
+  fs.mkdirSync(path.dirname(NO_FRESHLENS_PYTHON));
+  fs.writeFileSync(NO_FRESHLENS_PYTHON, '#!/bin/sh\nif [ "$1" = "-m" ] && [ "$2" = "pip" ]; then echo "stand-in pip: $*" | tee "$0.ran"; exit 0; fi\n' +
+    'echo "ModuleNotFoundError: No module named \'freshlens\'" >&2; exit 1\n', { mode: 0o755 });
   execFileSync(CODE_SERVER, ['--user-data-dir', userData, '--extensions-dir', extDir, '--install-extension', VSIX],
     { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
   say(`installed ${path.basename(VSIX)}`);
@@ -261,6 +268,33 @@ async function main() {
         await shot('08-explain.png');
       } else {
         check('lens_click_explains', false, 'no lens to click');
+      }
+
+      // (9) an interpreter without freshlens: a plain-words message that offers the pip command,
+      // which runs in a terminal on accept (the server restarts when this setting changes)
+      await page.locator('.tabs-container .tab', { hasText: MODEL }).first().click();  // focus out of the preview webview
+      await page.keyboard.press('Control+Comma');
+      await search.waitFor({ timeout: 30000 });
+      await search.fill('freshlens.server.python');
+      const pyInput = page.locator('.settings-editor .setting-item-contents', { hasText: /runs the freshlens language server/ }).locator('input').first();
+      await pyInput.waitFor({ timeout: 30000 });
+      await pyInput.fill(NO_FRESHLENS_PYTHON);
+      await pyInput.press('Tab');
+      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /cannot import freshlens/ }).first();
+      const toastOk = await toast.waitFor({ timeout: T(30000) }).then(() => true, () => false);
+      const toastText = toastOk ? oneLine(await toast.innerText()) : '';
+      check('missing_freshlens_message', toastOk && toastText.includes(`${NO_FRESHLENS_PYTHON} -m pip install freshlens`), toastText || 'no message');
+      await shot('09-missing-freshlens.png');
+      if (toastOk) {
+        await toast.locator('a.monaco-button, .monaco-button', { hasText: 'Install in terminal' }).first().click();
+        const term = page.locator('.terminal-tab, .single-terminal-tab, .tabs-list .terminal-tabs-entry', { hasText: /freshlens install/ }).first();
+        // The terminal draws on a canvas: the stand-in pip leaves a file to prove the command ran.
+        const ranFile = NO_FRESHLENS_PYTHON + '.ran';
+        const termOk = await term.waitFor({ timeout: T(30000) }).then(() => true, () => false)
+          && (await waitFor(() => fs.existsSync(ranFile) && /-m pip install freshlens/.test(fs.readFileSync(ranFile, 'utf8')), T(30000))) === true;
+        check('install_runs_in_terminal', termOk, termOk ? 'terminal "freshlens install" ran the pip command' : 'no terminal or no pip run');
+        await page.waitForTimeout(1500);
+        await shot('10-install-terminal.png');
       }
     } catch (e) {
       failed = true;
