@@ -81,13 +81,16 @@ export async function deactivate(): Promise<void> {
 
 /** Serialised so overlapping triggers (settings, new dbt_project.yml, the command) never race. */
 function restart(): Promise<void> {
-  lifecycle = lifecycle.then(
-    async () => {
+  lifecycle = lifecycle
+    .catch(() => undefined) // a failed start must not block the next one
+    .then(async () => {
       await stopClient();
       await startClient();
-    },
-    () => undefined,
-  );
+    })
+    .catch((e) => {
+      log(`restart failed: ${String(e)}`);
+      showStatus(stoppedView(`the language server failed to start: ${String(e)}`));
+    });
   return lifecycle;
 }
 
