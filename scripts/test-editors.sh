@@ -55,6 +55,9 @@ prepare_workspace() {
   mkdir -p "$WS_TMP/examples"
   cp -r examples/jaffle_fresh examples/mistakes "$WS_TMP/examples/"
   rm -rf "$WS_TMP"/examples/*/{target,logs,dbt_packages} "$WS_TMP"/examples/*/*.duckdb*
+  # An SQL file outside any dbt project: the VS Code test checks the extension never sends it.
+  mkdir -p "$WS_TMP/examples/scratch"
+  printf 'select * from somewhere_else\n' > "$WS_TMP/examples/scratch/not_dbt.sql"
   local run; run=$(ls "$WS_TMP/examples/jaffle_fresh/.freshlens/runs" | sort -n | tail -1)
   export FL_WORKSPACE="$WS_TMP/examples" FL_STATE=".freshlens/runs/$run"
   # What-if times relative to that run, so the lens texts do not depend on when the test runs:

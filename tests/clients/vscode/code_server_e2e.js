@@ -24,6 +24,7 @@ const AT2 = process.env.FL_AT2 || '2031-01-01T00:00:00Z';
 const WORKSPACE = process.env.FL_WORKSPACE || path.join(REPO, 'examples');
 const MISTAKE = 'fl101_count_without_period.sql';
 const MODEL = 'fct_orders.sql';
+const OUTSIDE = 'scratch/not_dbt.sql';  // created by test-editors.sh next to the projects
 const LENS_RE = /^(Build|Reuse|Clone|No-op|Skip|Unknown) · .+/;
 const { chromium } = require(path.join(E2E, 'node_modules', 'playwright-core'));
 const CODE_SERVER = path.join(E2E, 'node_modules', '.bin', 'code-server');
@@ -66,7 +67,7 @@ function writeSettings(file, at) {
     'freshlens.state': process.env.FL_STATE || '.freshlens/runs/1',
     'freshlens.sources': '.freshlens/current/sources.json',
     'freshlens.at': at,
-    'freshlens.trace.server': 'messages',
+    'freshlens.trace.server': 'verbose',  // the protocol log shows which files were sent
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
     'workbench.enableExperiments': false,
@@ -103,6 +104,15 @@ async function screenText(page) {
     editorLines: (await grab('.editor-instance .view-line')).slice(0, 12),
     panel: (await grab('.part.panel .pane-body, .part.panel .output-view')).slice(0, 3).map((t) => t.slice(0, 2000)),
   };
+}
+
+/** The extension host's logs and the freshlens output channel's log, under code-server's logs folder. */
+function findLogs(dir) {
+  const out = [];
+  const walk = (d) => { for (const f of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
+    const p = path.join(d, f.name); if (f.isDirectory()) walk(p); else if (/freshlens|exthost/i.test(f.name)) out.push(p); } };
+  walk(dir);
+  return out;
 }
 
 async function quickOpen(page, name) {
@@ -210,6 +220,13 @@ async function main() {
       await page.mouse.move(5, 840);
       await shot('02-codelens.png');
 
+      // an SQL file outside any dbt project: the extension must leave it alone (checked in the log)
+      if (fs.existsSync(path.join(WORKSPACE, OUTSIDE))) {
+        await quickOpen(page, path.basename(OUTSIDE));
+        await page.waitForTimeout(1000);
+        await page.locator('.tabs-container .tab', { hasText: MODEL }).first().click();
+      }
+
       // (3) hovering the model's first line explains the decision
       const first = page.locator('.editor-instance .view-line').first();
       const box = await first.boundingBox();
@@ -228,6 +245,8 @@ async function main() {
       const stOk = await status.waitFor({ timeout: T(30000) }).then(() => true, () => false);
       check('status_bar', stOk, stOk ? oneLine(await status.innerText()) : 'no "freshlens: N build · M reuse" item');
       await shot('04-status-bar.png');
+      const mismatch = page.locator('.notifications-toasts .notification-toast', { hasText: /language server (is version|did not report)/ });
+      check('no_version_warning', (await mismatch.count()) === 0, 'server and extension are both ' + require(path.join(REPO, 'client-vscode', 'package.json')).version);
 
       // (4) changing the what-if time in the Settings editor changes the lens, without a restart
       await page.keyboard.press('Control+Comma');
@@ -301,6 +320,12 @@ async function main() {
       say('FAIL ' + e.message.split('\n')[0]);
     }
     result.notifications = (await screenText(page)).notifications;
+    const clientLog = findLogs(path.join(userData, 'logs')).filter((p) => /freshlens\.log$/.test(p)).map((p) => fs.readFileSync(p, 'utf8')).join('\n');
+    if (fs.existsSync(path.join(WORKSPACE, OUTSIDE))) {
+      const sentModel = /didOpen[\s\S]{0,400}fct_orders\.sql/.test(clientLog);
+      check('other_sql_files_left_alone', sentModel && !clientLog.includes('not_dbt.sql'),
+        sentModel ? (clientLog.includes('not_dbt.sql') ? `${OUTSIDE} was sent to the server` : `${OUTSIDE} never sent; ${MODEL} was`) : 'no didOpen for the model in the log');
+    }
     if (failed) {
       await page.screenshot({ path: path.join(ART, 'failure.png') }).catch(() => {});
       result.screen = await screenText(page);
@@ -312,11 +337,7 @@ async function main() {
     killAll();
     if (failed) {
       // The extension's own output (client log + protocol trace) says why the server did what it did.
-      const logs = [];
-      const walk = (d) => { for (const f of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
-        const p = path.join(d, f.name); if (f.isDirectory()) walk(p); else if (/freshlens|exthost/i.test(f.name)) logs.push(p); } };
-      walk(path.join(userData, 'logs'));
-      for (const p of logs) {
+      for (const p of findLogs(path.join(userData, 'logs'))) {
         const text = fs.readFileSync(p, 'utf8');
         fs.copyFileSync(p, path.join(ART, path.basename(p)));
         console.log(`--- ${path.relative(userData, p)} (last lines) ---\n${text.split('\n').slice(-40).join('\n')}`);
