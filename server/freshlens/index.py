@@ -7,7 +7,9 @@ spec/dbt-state.md V12; the measured dbt-core behaviour is in spec/dbt-core-oracl
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -261,6 +263,7 @@ class PackageFiles:
     snapshots: dict[str, SqlFile]
     rel: dict[str, tuple[str, str]]  # file -> (resource root, relative path)
     is_root: bool = True
+    macros: dict[str, str] = field(default_factory=dict)  # macro file -> text
 
 
 @dataclass(slots=True)
@@ -285,6 +288,9 @@ class ProjectIndex:
     orphan_props: list[tuple[PropsEntry, str]] = field(default_factory=list)
     adapter_type: str | None = None
     catalog_types: dict[str, str] = field(default_factory=dict)  # source unique_id -> relation type
+    names: dict[str, list[Node]] = field(default_factory=dict)  # node name -> nodes (for ref resolution)
+    macro_hashes: dict[str, str] = field(default_factory=dict)  # macro unique id -> sha256 of its block
+    source_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (source, table) -> unique id
 
     @property
     def name(self) -> str:
@@ -336,30 +342,47 @@ class ProjectIndex:
 # dbt_project.yml config trees
 
 
+def _level_settings(pf: ProjectFile, m: YMap, depth: int) -> list[tuple[int, Setting]]:
+    out: list[tuple[int, Setting]] = []
+    for p in m.items:
+        key = str(p.key.value)
+        if key.startswith("+"):
+            out.append((depth, Setting(key[1:], p.key, p.value, pf.path, "dbt_project.yml")))
+        elif key in KNOWN_CONFIG_KEYS and not isinstance(p.value, YMap):
+            out.append((depth, Setting(key, p.key, p.value, pf.path, "dbt_project.yml")))
+    return out
+
+
 def project_settings(pf: ProjectFile, resource: str, parts: list[str]) -> list[tuple[int, Setting]]:
     """Config settings from ``dbt_project.yml`` that apply to a node at ``parts`` (package, dirs…, name).
 
-    Returns (depth, setting) from least to most specific.
+    Returns (depth, setting) from least to most specific. Folder levels are computed once per folder
+    (cached on the parsed file), so 10,000 models in 100 folders walk the tree 100 times.
     """
     tree = pf.tree(resource)
-    out: list[tuple[int, Setting]] = []
-    if tree is None:
-        return out
-    cur: YMap | None = tree
-    depth = 0
-    while cur is not None:
-        for p in cur.items:
-            key = str(p.key.value)
-            if key.startswith("+"):
-                out.append((depth, Setting(key[1:], p.key, p.value, pf.path, "dbt_project.yml")))
-            elif key in KNOWN_CONFIG_KEYS and not isinstance(p.value, YMap):
-                out.append((depth, Setting(key, p.key, p.value, pf.path, "dbt_project.yml")))
-        if depth >= len(parts):
-            break
-        nxt = cur.get(parts[depth])
-        cur = nxt if isinstance(nxt, YMap) else None
-        depth += 1
-    return out
+    if tree is None or not parts:
+        return []
+    folder = (resource, *parts[:-1])
+    got = pf.settings_cache.get(folder)
+    if got is None:
+        out: list[tuple[int, Setting]] = []
+        cur: YMap | None = tree
+        depth = 0
+        while cur is not None:
+            out.extend(_level_settings(pf, cur, depth))
+            if depth >= len(parts) - 1:
+                break
+            nxt = cur.get(parts[depth])
+            cur = nxt if isinstance(nxt, YMap) else None
+            depth += 1
+        got = (out, cur)
+        pf.settings_cache[folder] = got
+    base, last = got
+    if last is not None:
+        leaf = last.get(parts[-1])
+        if isinstance(leaf, YMap):
+            return base + _level_settings(pf, leaf, len(parts))
+    return base
 
 
 def _config_settings(m: YMap | None, path: str, layer: str, conditional: bool = False) -> list[Setting]:
@@ -570,7 +593,18 @@ def build_index(root: PackageFiles, packages: list[PackageFiles]) -> ProjectInde
             if key != "freshness":
                 node.effective[key] = resolve_whole(node, key)
     _link(idx)
+    for pkg in [root, *packages]:
+        pname = pkg.project.name or os.path.basename(pkg.dir)
+        for text in pkg.macros.values():
+            for m in _MACRO_BLOCK.finditer(text):
+                idx.macro_hashes[f"macro.{pname}.{m.group(1)}"] = hashlib.sha256(
+                    m.group(0).encode("utf-8")
+                ).hexdigest()
     return idx
+
+
+# What dbt stores as a macro's ``macro_sql``: the block from {% macro %} to {% endmacro %}.
+_MACRO_BLOCK = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\(.*?\{%-?\s*endmacro\s*-?%\}", re.DOTALL)
 
 
 def _add_node(idx: ProjectIndex, node: Node, by_name: dict[tuple[str, str], Node]) -> None:
@@ -759,30 +793,33 @@ def _collect_settings(idx: ProjectIndex, node: Node) -> None:
     node.settings = settings
 
 
+def _link_node(idx: ProjectIndex, node: Node) -> None:
+    parents: list[str] = []
+    for call in node.refs:
+        path = node.path or node.props_path or ""
+        if call.dynamic:
+            idx.dynamic_refs.append(UnresolvedRef(node, call, path))
+            continue
+        target = _resolve(call, node, idx.names, idx.source_ids)
+        if target is None:
+            idx.unresolved.append(UnresolvedRef(node, call, path))
+        elif target not in parents and target != node.unique_id:
+            parents.append(target)
+    node.parents = parents
+    for p in parents:
+        idx.children.setdefault(p, []).append(node.unique_id)
+
+
 def _link(idx: ProjectIndex) -> None:
-    names: dict[str, list[Node]] = {}
+    names = idx.names
     for n in idx.nodes.values():
         names.setdefault(n.name, []).append(n)
-    src_by: dict[tuple[str, str], str] = {}
     for st in idx.sources.values():
-        src_by.setdefault((st.source_name, st.name), st.unique_id)
+        idx.source_ids.setdefault((st.source_name, st.name), st.unique_id)
     for node in idx.nodes.values():
         if node.path is None and not node.refs:
             continue
-        parents: list[str] = []
-        for call in node.refs:
-            path = node.path or node.props_path or ""
-            if call.dynamic:
-                idx.dynamic_refs.append(UnresolvedRef(node, call, path))
-                continue
-            target = _resolve(call, node, names, src_by)
-            if target is None:
-                idx.unresolved.append(UnresolvedRef(node, call, path))
-            elif target not in parents and target != node.unique_id:
-                parents.append(target)
-        node.parents = parents
-        for p in parents:
-            idx.children.setdefault(p, []).append(node.unique_id)
+        _link_node(idx, node)
     # duplicate model names within one package (dbt refuses to parse)
     for name, group in names.items():
         models = [n for n in group if n.resource_type == "model" and n.version is None]
@@ -793,6 +830,23 @@ def _link(idx: ProjectIndex) -> None:
             for other in g[1:]:
                 idx.duplicates.append((g[0], other))
         del name
+
+
+def refresh_node(idx: ProjectIndex, node: Node, configs: list[ConfigCall], refs: list[RefCall]) -> None:
+    """Re-derive one node after an edit of its own .sql/.py file (its name and place are unchanged)."""
+    for p in node.parents:
+        kids = idx.children.get(p)
+        if kids and node.unique_id in kids:
+            kids.remove(node.unique_id)
+    idx.unresolved = [u for u in idx.unresolved if u.node is not node]
+    idx.dynamic_refs = [u for u in idx.dynamic_refs if u.node is not node]
+    node.configs, node.refs = configs, refs
+    _collect_settings(idx, node)
+    node.effective = {"freshness": resolve_freshness(node)}
+    for key in node.settings:
+        if key != "freshness":
+            node.effective[key] = resolve_whole(node, key)
+    _link_node(idx, node)
 
 
 def _resolve(

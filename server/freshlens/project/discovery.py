@@ -109,6 +109,7 @@ class ResourceFiles:
     seeds: list[str] = field(default_factory=list)
     snapshots: list[str] = field(default_factory=list)
     analyses: list[str] = field(default_factory=list)
+    macros: list[str] = field(default_factory=list)
     # absolute file path -> (resource root it was found under, path relative to that root)
     rel: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -140,6 +141,7 @@ def list_resource_files(
     seed_paths: list[str],
     snapshot_paths: list[str],
     analysis_paths: list[str],
+    macro_paths: list[str] | None = None,
 ) -> ResourceFiles:
     ignore = load_ignore(project_dir)
     out = ResourceFiles()
@@ -181,8 +183,13 @@ def list_resource_files(
                 out.analyses.append(full)
             elif full.endswith((".yml", ".yaml")):
                 out.props.append(full)
+    for mp in macro_paths or []:
+        b = base(mp)
+        for full, _rel in _walk(b, project_dir, ignore):
+            if full.endswith(".sql"):
+                out.macros.append(full)
     # de-duplicate (a folder listed twice, or nested resource paths)
-    for name in ("sql_models", "py_models", "props", "seeds", "snapshots", "analyses"):
+    for name in ("sql_models", "py_models", "props", "seeds", "snapshots", "analyses", "macros"):
         lst = getattr(out, name)
         setattr(out, name, list(dict.fromkeys(lst)))
     return out

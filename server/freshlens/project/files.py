@@ -90,6 +90,8 @@ class ProjectFile:
     packages_install_path: str
     target_path: str
     problems: list[ParseProblem] = field(default_factory=list)
+    # folder path -> (settings, deepest map reached): filled by freshlens.index.project_settings
+    settings_cache: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
     def tree(self, resource: str) -> YMap | None:
         if self.root is None:

@@ -9,7 +9,7 @@ duplicate keys are recorded (the last one wins, as in dbt).
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,67 +89,6 @@ class YamlError(Exception):
         self.span = span
 
 
-def _span(node: yaml.Node) -> Span:
-    s, e = node.start_mark, node.end_mark
-    return Span(s.line, s.column, e.line, e.column)
-
-
-def _scalar_value(node: yaml.ScalarNode) -> Any:
-    ctor = _constructor.yaml_constructors.get(node.tag)
-    if ctor is None or node.tag == _STR:
-        return node.value
-    try:
-        return ctor(_constructor, node)
-    except Exception:  # an odd explicit tag: keep the text
-        return node.value
-
-
-def _convert(node: yaml.Node, memo: dict[int, YNode]) -> YNode:
-    got = memo.get(id(node))
-    if got is not None:
-        return got
-    if isinstance(node, yaml.ScalarNode):
-        out: YNode = YScalar(_scalar_value(node), _span(node), node.tag, node.style in ("'", '"'), node.value)
-        memo[id(node)] = out
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        seq = YSeq([], _span(node))
-        memo[id(node)] = seq
-        seq.items = [_convert(n, memo) for n in node.value]
-        return seq
-    assert isinstance(node, yaml.MappingNode)
-    ymap = YMap([], _span(node))
-    memo[id(node)] = ymap
-    merged: list[YPair] = []
-    own: list[YPair] = []
-    for knode, vnode in node.value:
-        if knode.tag == _MERGE:
-            sources = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
-            for src in sources:
-                conv = _convert(src, memo)
-                if isinstance(conv, YMap):
-                    merged.extend(conv.items)
-            continue
-        key = _convert(knode, memo)
-        if not isinstance(key, YScalar):  # complex keys: dbt never uses them; keep their text
-            key = YScalar(str(knode.value), _span(knode), _STR)
-        own.append(YPair(key, _convert(vnode, memo)))
-    seen: dict[Any, YScalar] = {}
-    for p in own:
-        try:
-            first = seen.get(p.key.value)
-        except TypeError:
-            first = None
-        if first is not None:
-            ymap.duplicates.append((first, p.key))
-        else:
-            with contextlib.suppress(TypeError):
-                seen[p.key.value] = p.key
-    explicit = {p.key.value for p in own if _hashable(p.key.value)}
-    ymap.items = [p for p in merged if not (_hashable(p.key.value) and p.key.value in explicit)] + own
-    return ymap
-
-
 def _hashable(v: Any) -> bool:
     try:
         hash(v)
@@ -158,10 +97,173 @@ def _hashable(v: Any) -> bool:
     return True
 
 
+_resolver = yaml.resolver.Resolver()
+_TAG_CACHE: dict[str, str] = {}
+_VALUE_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def _plain_tag(value: str) -> str:
+    """The tag of a plain scalar, as PyYAML's resolver decides it (cached: keys repeat a lot)."""
+    tag = _TAG_CACHE.get(value)
+    if tag is None:
+        tag = str(_resolver.resolve(yaml.ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
+        if len(value) < 64:
+            _TAG_CACHE[value] = tag
+    return tag
+
+
+def _construct(tag: str, value: str) -> Any:
+    if tag == _STR:
+        return value
+    key = (tag, value)
+    try:
+        return _VALUE_CACHE[key]
+    except KeyError:
+        pass
+    ctor = _constructor.yaml_constructors.get(tag)
+    if ctor is None:
+        out: Any = value
+    else:
+        try:
+            out = ctor(_constructor, yaml.ScalarNode(tag, value))
+        except Exception:  # an odd explicit tag: keep the text
+            out = value
+    if len(value) < 64 and _hashable(out):
+        _VALUE_CACHE[key] = out
+    return out
+
+
+class _Frame:
+    __slots__ = ("anchor", "key", "merged", "node", "own")
+
+    def __init__(self, node: YMap | YSeq) -> None:
+        self.node = node
+        self.key: YScalar | None = None
+        self.own: list[YPair] = []
+        self.merged: list[YPair] = []
+
+
+def _finish_map(frame: _Frame) -> None:
+    ymap = frame.node
+    assert isinstance(ymap, YMap)
+    own = frame.own
+    seen: dict[Any, YScalar] = {}
+    for p in own:
+        k = p.key.value
+        if not _hashable(k):
+            continue
+        first = seen.get(k)
+        if first is not None:
+            ymap.duplicates.append((first, p.key))
+        else:
+            seen[k] = p.key
+    if frame.merged:
+        ymap.items = [p for p in frame.merged if not (_hashable(p.key.value) and p.key.value in seen)] + own
+    else:
+        ymap.items = own
+
+
+def _build(text: str) -> YNode | None:
+    """Build our tree straight from libyaml's events (no intermediate node graph, cached resolution)."""
+    anchors: dict[str, YNode] = {}
+    stack: list[_Frame] = []
+    root: YNode | None = None
+    docs = 0
+
+    def add(node: YNode) -> None:
+        nonlocal root
+        if not stack:
+            root = node
+            return
+        top = stack[-1]
+        if isinstance(top.node, YSeq):
+            top.node.items.append(node)
+            return
+        if top.key is None:
+            if isinstance(node, YScalar):
+                top.key = node
+            else:  # complex keys: dbt never uses them; keep a placeholder
+                top.key = YScalar(str(node), node.span, _STR)
+            return
+        key, top.key = top.key, None
+        if key.tag == _MERGE:
+            sources = node.items if isinstance(node, YSeq) else [node]
+            for src in sources:
+                if isinstance(src, YMap):
+                    top.merged.extend(src.items)
+            return
+        top.own.append(YPair(key, node))
+
+    events: Iterable[Any] = yaml.parse(text, Loader=_Loader)
+    for ev in events:
+        cls = ev.__class__
+        if cls is yaml.ScalarEvent:
+            sm, em = ev.start_mark, ev.end_mark
+            value = ev.value
+            if ev.tag is not None and ev.tag != "!":
+                tag = ev.tag
+            elif not ev.style and ev.implicit[0]:
+                tag = _plain_tag(value)
+            else:
+                tag = _STR
+            node: YNode = YScalar(
+                _construct(tag, value),
+                Span(sm.line, sm.column, em.line, em.column),
+                tag,
+                ev.style in ("'", '"'),
+                value,
+            )
+            if ev.anchor:
+                anchors[ev.anchor] = node
+            add(node)
+        elif cls is yaml.MappingStartEvent:
+            sm = ev.start_mark
+            m = YMap([], Span(sm.line, sm.column, sm.line, sm.column))
+            if ev.anchor:
+                anchors[ev.anchor] = m
+            stack.append(_Frame(m))
+        elif cls is yaml.MappingEndEvent:
+            frame = stack.pop()
+            em = ev.end_mark
+            sp = frame.node.span
+            frame.node.span = Span(sp.line, sp.col, em.line, em.column)
+            _finish_map(frame)
+            add(frame.node)
+        elif cls is yaml.SequenceStartEvent:
+            sm = ev.start_mark
+            seq = YSeq([], Span(sm.line, sm.column, sm.line, sm.column))
+            if ev.anchor:
+                anchors[ev.anchor] = seq
+            stack.append(_Frame(seq))
+        elif cls is yaml.SequenceEndEvent:
+            frame = stack.pop()
+            em = ev.end_mark
+            sp = frame.node.span
+            frame.node.span = Span(sp.line, sp.col, em.line, em.column)
+            add(frame.node)
+        elif cls is yaml.AliasEvent:
+            got = anchors.get(ev.anchor)
+            if got is None:
+                sm = ev.start_mark
+                raise YamlError(
+                    f"found undefined alias {ev.anchor!r}", Span(sm.line, sm.column, sm.line, sm.column + 1)
+                )
+            add(got)
+        elif cls is yaml.DocumentStartEvent:
+            docs += 1
+            if docs > 1:
+                sm = ev.start_mark
+                raise YamlError(
+                    "expected a single document in the stream, but found another document",
+                    Span(sm.line, sm.column, sm.line, sm.column + 1),
+                )
+    return root
+
+
 def parse_yaml(text: str) -> YNode | None:
     """Parse one YAML document. Returns None for an empty document; raises YamlError."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        return _build(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line, mark.column) if mark is not None else (0, 0)
@@ -171,9 +273,6 @@ def parse_yaml(text: str) -> YNode | None:
         raise YamlError(problem, Span(line, col, line, col + 1)) from exc
     except yaml.YAMLError as exc:
         raise YamlError(str(exc), Span(0, 0, 0, 1)) from exc
-    if node is None:
-        return None
-    return _convert(node, {})
 
 
 def to_plain(node: YNode | None) -> Any:

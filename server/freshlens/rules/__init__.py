@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from freshlens.index import ProjectIndex
 from freshlens.model import Finding, ParseProblem
 from freshlens.rules import general, model_freshness, source_freshness, state_block
-from freshlens.rules.base import Ctx
+from freshlens.rules.base import Ctx, ScopedIndex
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,19 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def run_rules(index: ProjectIndex, problems: list[ParseProblem]) -> list[Finding]:
-    ctx = Ctx(index, problems)
+def run_rules(
+    index: ProjectIndex, problems: list[ParseProblem], scope: frozenset[str] | None = None
+) -> list[Finding]:
+    """All findings of a project, or only those in the files of ``scope`` (re-checking an edit)."""
+    if scope is not None:
+        view: Any = ScopedIndex(index, scope)
+        ctx = Ctx(view, [p for p in problems if p.loc.path in scope], scope)
+    else:
+        ctx = Ctx(index, problems)
     out: list[Finding] = []
     for rule in RULES:
         try:
-            out.extend(rule(ctx))
+            out.extend(f for f in rule(ctx) if scope is None or f.loc.path in scope)
         except Exception:  # our bug, not the user's: log it and keep serving
             log.exception("rule %s failed on %s", rule.__qualname__, index.dir)
     return out

@@ -12,17 +12,47 @@ from freshlens.model import Finding, Loc, ParseProblem, Related, Severity
 from freshlens.project.yamlpos import YMap, YScalar, YSeq
 from freshlens.rules.codes import CODES
 
+# The config keys whose written values the rules inspect site by site.
+SITE_KEYS = frozenset({"freshness", "state"})
+
+
+class ScopedIndex:
+    """The index seen through a set of files: only nodes, sources and references in those files.
+
+    Used to re-check an edit: rules run unchanged, on the part of the project the edit can affect.
+    """
+
+    def __init__(self, index: ProjectIndex, scope: frozenset[str]) -> None:
+        self._index = index
+        self._scope = scope
+        self.nodes = {uid: n for uid, n in index.nodes.items() if n.path in scope or n.props_path in scope}
+        self.sources = {uid: s for uid, s in index.sources.items() if s.path in scope}
+        self.unresolved = [u for u in index.unresolved if u.path in scope]
+        self.dynamic_refs = [u for u in index.dynamic_refs if u.path in scope]
+        self.duplicates = [(a, b) for a, b in index.duplicates if a.path in scope or b.path in scope]
+        self.orphan_props = [(e, p) for e, p in index.orphan_props if p in scope]
+
+    def models(self):  # type: ignore[no-untyped-def]
+        return (n for n in self.nodes.values() if n.resource_type == "model")
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._index, name)
+
 
 @dataclass(slots=True)
 class Ctx:
     index: ProjectIndex
     problems: list[ParseProblem]
+    scope: frozenset[str] | None = None
     _sites: list[Site] | None = field(default=None)
 
     def sites(self) -> list[Site]:
         if self._sites is None:
-            self._sites = list(_config_sites(self.index))
+            self._sites = list(_config_sites(self.index, self.scope))
         return self._sites
+
+    def in_scope(self, path: str) -> bool:
+        return self.scope is None or path in self.scope
 
     @property
     def uses_state(self) -> bool:
@@ -71,17 +101,28 @@ def _tree_sites(pf_path: str, tree: YMap, resource: str) -> Iterator[Site]:
                 stack.append(p.value)
 
 
-def _config_sites(idx: ProjectIndex) -> Iterator[Site]:
+def _config_sites(idx: ProjectIndex, scope: frozenset[str] | None = None) -> Iterator[Site]:
+    for site in _all_sites(idx, scope):
+        if site.setting.key in SITE_KEYS and (scope is None or site.setting.path in scope):
+            yield site
+
+
+def _all_sites(idx: ProjectIndex, scope: frozenset[str] | None) -> Iterator[Site]:
+    def wanted(path: str) -> bool:
+        return scope is None or path in scope
+
     for pkg in [idx.root, *idx.packages]:
         if not pkg.is_root:
             continue  # installed packages are read-only: we do not report inside them
         pf = pkg.project
-        if pf.root is not None:
+        if pf.root is not None and wanted(pf.path):
             for resource in ("models", "seeds", "snapshots", "sources", "data_tests", "tests", "analyses"):
                 tree = pf.tree(resource)
                 if tree is not None:
                     yield from _tree_sites(pf.path, tree, "data_tests" if resource == "tests" else resource)
         for path, props in pkg.props.items():
+            if not wanted(path):
+                continue
             for entry in props.entries:
                 for holder, where_ in ((entry.config, "properties"), (entry.node, "properties-top")):
                     if isinstance(holder, YMap):
@@ -112,6 +153,8 @@ def _config_sites(idx: ProjectIndex) -> Iterator[Site]:
                                 "properties",
                             )
         for path, sql in pkg.sql.items():
+            if not wanted(path):
+                continue
             for call in sql.configs:
                 for p in call.args.items:
                     yield Site(
@@ -120,10 +163,14 @@ def _config_sites(idx: ProjectIndex) -> Iterator[Site]:
                         "sql",
                     )
         for path, py in pkg.py.items():
+            if not wanted(path):
+                continue
             for call in py.configs:
                 for p in call.args.items:
                     yield Site(Setting(str(p.key.value), p.key, p.value, path, "sql"), "models", "sql")
         for path, snap in pkg.snapshots.items():
+            if not wanted(path):
+                continue
             for call in snap.configs:
                 for p in call.args.items:
                     yield Site(Setting(str(p.key.value), p.key, p.value, path, "sql"), "snapshots", "sql")

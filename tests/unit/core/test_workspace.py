@@ -107,3 +107,44 @@ def test_cli_check_json_contract_and_exit_codes(tmp_path: Path, capsys) -> None:
         [sys.executable, "-m", "freshlens", "check", "--format", "xml"], capture_output=True, text=True
     )
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+def test_incremental_edits_match_a_full_reload(tmp_path: Path) -> None:
+    """The fast path for a model edit (one node re-derived, its files re-checked) agrees with a fresh index."""
+    files = {
+        **BASE,
+        "models/c.sql": "{{ config(materialized='table', state={'lag_tolerance': '4h'}) }}\nselect * from {{ ref('b') }}",
+        "models/s2.yml": "version: 2\nmodels:\n  - name: c\n    config:\n      freshness:\n        build_after: {count: 1, period: day, updates_on: all}\n",
+    }
+    write(tmp_path, files)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    edits = [
+        (
+            "models/c.sql",
+            "{{ config(materialized='view', state={'lag_tolerance': '1H', 'pre_clone': 'x'}) }}\nselect * from {{ ref('b') }} join {{ ref('zz') }}",
+        ),
+        (
+            "models/b.sql",
+            "{{ config(freshness=none) }}\nselect * from {{ ref('a') }} join {{ source('s', 't') }}",
+        ),
+        ("models/c.sql", "select * from {{ ref('a') }} join {{ ref('b') }}"),
+        (
+            "models/s2.yml",
+            "version: 2\nmodels:\n  - name: c\n    config:\n      freshness:\n        build_after: {count: 2}\n",
+        ),
+        ("models/a.sql", "{{ config(freshness={'build_after': {'count': 1, 'period': 'week'}}) }}\nselect 1"),
+    ]
+    for rel, text in edits:
+        ws.update_file(str(tmp_path / rel), text)
+        fresh = Workspace([str(tmp_path)], overlay=dict(ws.overlay))
+        fresh.load()
+        assert ws.findings() == fresh.findings() or {p: v for p, v in ws.findings().items() if v} == {
+            p: v for p, v in fresh.findings().items() if v
+        }, rel
+        idx, fidx = next(iter(ws.projects.values())).index, next(iter(fresh.projects.values())).index
+        assert idx is not None and fidx is not None
+        assert {u: n.parents for u, n in idx.nodes.items()} == {u: n.parents for u, n in fidx.nodes.items()}
+        assert {u: n.effective.get("freshness").value for u, n in idx.nodes.items()} == {
+            u: n.effective.get("freshness").value for u, n in fidx.nodes.items()
+        }
