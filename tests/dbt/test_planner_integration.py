@@ -283,15 +283,6 @@ def test_full_rerun_after_new_data_reuses_everything_with_the_run_as_state(
         expect(models, table, name, "reuse", "SAO 1.5.7", "No new changes on any upstreams")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "state store bug: SourceState.at_build (state/snapshot.py) prefers run 1's sources.json observation "
-        "(made before run 2's build) over run 2's own sources.json (made just after it), so what run 2's "
-        "build saw of raw.payments is taken as the old max_loaded_at and stg_payments (+ descendants) are "
-        "predicted to build although run 2 already built them on the new data; --state <run 2 dir> reuses"
-    ),
-)
 def test_full_rerun_after_new_data_reuses_everything_with_the_store(rerun: tuple[ShopProject, Path]) -> None:
     shop, run2 = rerun
     at = max(build_times(run2).values()) + timedelta(hours=5)

@@ -132,11 +132,6 @@ group by 1
             "macros/cents.sql": "{% macro cents(col) %}cast(floor({{ col }} * 100) as bigint){% endmacro %}\n"
         },
         expected=frozenset({"order_amounts", "order_summary"}),
-        xfail=(
-            "planner bug: code_change() (planner/decide.py) compares only raw_code and materialization "
-            "against the state fingerprint, never the upstream macro hashes it stores, so an edited macro "
-            "that changes the compiled SQL is not a code change (spec sao.md D4, §9, C2 macros)"
-        ),
     ),
     Scenario(
         "e-new-model",
@@ -160,11 +155,6 @@ group by 1
             )
         },
         expected=frozenset({"customer_rank", "top_customers"}),
-        xfail=(
-            "planner bug: code_change() (planner/decide.py) ignores the relation (database/schema/alias) "
-            "although the state fingerprint records it; SAO treats a relation change as a code change "
-            "(spec sao.md D4, C2 state:modified.relation)"
-        ),
     ),
 ]
 

@@ -225,8 +225,16 @@ def raw_code(node: Node, file_text: str) -> str:
     return file_text.strip()
 
 
-def code_change(node: Node, ns: NodeState, file_text: str | None) -> tuple[str, bool]:
-    """(what changed, cosmetic_only). ``""`` when nothing we can see changed."""
+def code_change(
+    node: Node, ns: NodeState, file_text: str | None, macros: Mapping[str, str] | None = None
+) -> tuple[str, bool]:
+    """(what changed, cosmetic_only). ``""`` when nothing we can see changed.
+
+    Compared with the last build's fingerprint: the SQL body (comments/whitespace-only edits are
+    "cosmetic"), the materialization, the project's macros the model calls (spec sao.md C2
+    `modified.macros`), and the relation (D4: database/schema/alias changes bust the cache).
+    """
+    macros = macros or {}
     fp = ns.fingerprint
     if fp is None or file_text is None:
         return "", False
@@ -238,6 +246,27 @@ def code_change(node: Node, ns: NodeState, file_text: str | None) -> tuple[str, 
     mat = node.materialized
     if isinstance(mat, str) and fp.materialized and mat != fp.materialized:
         return f"materialization ({fp.materialized} → {mat})", False
+    for mid, h in fp.macro_hashes:
+        cur = macros.get(mid)
+        if cur is not None and cur != h:
+            return f"macro {mid.split('.')[-1]}", False
+    alias = node.eff("alias").value
+    ident = (
+        alias if isinstance(alias, str) else (f"{node.name}_v{node.version}" if node.version else node.name)
+    )
+    if (
+        fp.relation.identifier
+        and node.resource_type == "model"
+        and ident.lower() != fp.relation.identifier.lower()
+    ):
+        return f"relation ({fp.relation.identifier} → {ident})", False
+    schema = node.eff("schema").value
+    if (
+        isinstance(schema, str)
+        and fp.relation.schema
+        and not fp.relation.schema.lower().endswith(schema.lower())
+    ):
+        return f"relation (schema {fp.relation.schema} → …{schema})", False
     return "", False
 
 
@@ -443,7 +472,7 @@ def decide_sao(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> Dec
     window, updates_on, wsetting, wnotes = build_after(node)
     d.notes.extend(wnotes)
     d.window, d.window_setting = window, wsetting
-    change, cosmetic = code_change(node, ns, _file_text(node, inp))
+    change, cosmetic = code_change(node, ns, _file_text(node, inp), inp.index.macro_hashes)
     d.code_change = change
     if cosmetic:
         d.confidence = "uncertain"
@@ -561,7 +590,7 @@ def decide_state(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> D
         )
         d.notes.append("dbt State: the target must exist to reuse; SAO also rebuilds deleted tables (D12).")
         return d
-    change, cosmetic = code_change(node, ns, _file_text(node, inp))
+    change, cosmetic = code_change(node, ns, _file_text(node, inp), inp.index.macro_hashes)
     d.code_change = change
     if change and not cosmetic:
         d.action, d.rule, d.reason, d.confidence = BUILD, "STATE R14", "query changed", "likely"

@@ -32,9 +32,9 @@ FAILED_TEST_STATUSES = frozenset({"fail", "error"})
 class SourceAtBuild:
     """What a node's last build knew of one source parent's data.
 
-    ``exact`` is True when the observation was made at or before the build. When no observation precedes
-    the build, the first one made after it *by the same run's artifacts* (``dbt build`` then
-    ``dbt source freshness``) stands in, with ``exact=False``: data loaded in between would be missed.
+    When the build's own run also measured freshness (``dbt build`` then ``dbt source freshness``), that
+    reading stands in for what the build saw, with ``exact=False`` (data loaded in between would be
+    missed). Otherwise the latest observation made at or before the build is used (``exact=True``).
     """
 
     max_loaded_at: datetime | None
@@ -104,9 +104,6 @@ class SourceState:
     ) -> SourceAtBuild | None:
         """The observation a build at ``built_at`` saw; see :class:`SourceAtBuild`."""
         before = [o for o in self.history if o.max_loaded_at is not None and o.observed_at <= built_at]
-        if before:
-            best = max(before, key=lambda o: o.observed_at)
-            return SourceAtBuild(best.max_loaded_at, best.observed_at, exact=True)
         after = [
             o
             for o in self.history
@@ -115,8 +112,13 @@ class SourceState:
             and o.invocation_id in same_run_invocations
         ]
         if after:
+            # The usual deploy job runs `dbt build` then `dbt source freshness`: that run's own reading is
+            # what the build read (spec sao.md §9 and C3 compare against it), newer than any earlier run's.
             first = min(after, key=lambda o: o.observed_at)
             return SourceAtBuild(first.max_loaded_at, first.observed_at, exact=False)
+        if before:
+            best = max(before, key=lambda o: o.observed_at)
+            return SourceAtBuild(best.max_loaded_at, best.observed_at, exact=True)
         return None
 
     def max_loaded_at_as_of(self, when: datetime) -> datetime | None:
