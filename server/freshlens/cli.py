@@ -30,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="report config problems (exit 1 on errors)")
     c.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
     c.add_argument("--format", choices=("text", "json"), default="text")
-    sub.add_parser("serve", help="run the language server over stdio")
+    srv = sub.add_parser("serve", help="run the language server over stdio")
+    srv.add_argument(
+        "--stdio", action="store_true", help="accepted for clients that pass it (stdio is the default)"
+    )
     for name, hlp in (
         ("plan", "predict build/reuse for every model"),
         ("explain", "explain one model's prediction"),

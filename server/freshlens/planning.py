@@ -156,7 +156,8 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
             problems.append(str(exc))
             state = StateSnapshot.empty(state_path)
     else:
-        if opts.state:
+        if opts.state and os.path.isabs(opts.state):
+            # a relative setting is looked up in every project: only an explicit path that is missing is a problem
             problems.append(f"state not found: {state_path}")
         state = StateSnapshot.empty(state_path)
     fresh: dict[str, SourceFreshnessNow] = {}

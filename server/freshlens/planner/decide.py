@@ -672,17 +672,22 @@ def decide_state(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> D
         d.notes.append("the service treats an unknown upstream time as 'now' (§7.4): it may rebuild")
         return d
     if within or outdated:
-        first = min((p.at for p in within + outdated if p.at), default=None)
-        if first is not None:
-            d.eligible_at = first + timedelta(seconds=t)
+        # A1: an upstream is outdated once its data is newer than B + T; until new data lands after
+        # that moment the model is reused, however much wall-clock time passes.
+        d.eligible_at = b + timedelta(seconds=t)
         d.action, d.rule = REUSE, "STATE R16"
         d.reason = f"New changes detected. Did not meet lag_tolerance of {humantime(t)}"
-        left = (
-            f" — eligible in {ago(d.eligible_at - inp.at)}"
-            if d.eligible_at and d.eligible_at > inp.at
-            else ""
+        when = (
+            d.eligible_at.strftime("%H:%M")
+            if d.eligible_at.date() == inp.at.date()
+            else d.eligible_at.strftime("%b %d %H:%M")
         )
-        d.short = f"lag_tolerance {humantime(t)} not met{left}"
+        d.short = f"lag_tolerance {humantime(t)} not met — builds on data newer than {when} UTC"
+        d.notes.append(
+            "dbt State compares upstream data time with the last build (spec model A1): data that arrived "
+            f"within {humantime(t)} of the build does not rebuild it; data newer than "
+            f"{d.eligible_at.strftime('%Y-%m-%d %H:%M')} UTC would"
+        )
         return d
     d.action, d.rule, d.reason = REUSE, "STATE R16", "No new changes on any upstreams"
     d.short = "no new data upstream" if statuses else "no code change (no upstream tables)"

@@ -35,7 +35,10 @@ def explain_markdown(d: Decision, at: datetime, regime: str, root: str = "") -> 
             src = f" — set in [{rel}:{line}](file://{d.window_setting.path}#L{line})"
         lines.append(f"- {what}: {humantime(d.window) if d.window else '0 (no time gate)'}{src}")
     if d.eligible_at is not None:
-        lines.append(f"- eligible to build: {_when(d.eligible_at, at)}")
+        if regime == "sao":
+            lines.append(f"- eligible to build: {_when(d.eligible_at, at)}")
+        else:
+            lines.append(f"- rebuilds on upstream data newer than: {_when(d.eligible_at, at)}")
     if d.parents:
         lines.append("")
         lines.append("**Upstream:**")

@@ -226,7 +226,9 @@ def test_a1_within_tolerance_reuses(tmp_path: Path) -> None:
     sc.fresh("raw.t", B + timedelta(minutes=30))
     d = sc.decide("m", "dbt-state")
     expect(d, REUSE, "New changes detected. Did not meet lag_tolerance of 1h", "STATE R16")
-    assert d.eligible_at == B + timedelta(minutes=30, hours=1)
+    # A1: what would rebuild it is upstream data newer than B + T (not wall-clock time passing)
+    assert d.eligible_at == B + timedelta(hours=1)
+    assert "builds on data newer than" in d.short
 
 
 def test_a1_outdated_when_lag_beyond_tolerance_builds(tmp_path: Path) -> None:
