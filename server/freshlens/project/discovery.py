@@ -123,15 +123,21 @@ def _walk(base: str, project_dir: str, ignore: IgnoreRules) -> list[tuple[str, s
         for d in sorted(dirnames):
             if d in SKIP_DIRS or d.startswith("."):
                 continue
-            rel = os.path.relpath(os.path.join(dirpath, d), project_dir)
-            if not ignore.ignored(rel, is_dir=True):
+            if not ignore.rules or not ignore.ignored(
+                os.path.relpath(os.path.join(dirpath, d), project_dir), True
+            ):
                 keep.append(d)
         dirnames[:] = keep
         for f in sorted(filenames):
             full = os.path.join(dirpath, f)
-            if ignore.ignored(os.path.relpath(full, project_dir)):
+            if ignore.rules and ignore.ignored(os.path.relpath(full, project_dir)):
                 continue
-            out.append((full, os.path.relpath(full, base)))
+            out.append(
+                (
+                    full,
+                    full[len(base) + 1 :] if full.startswith(base + os.sep) else os.path.relpath(full, base),
+                )
+            )
     return out
 
 

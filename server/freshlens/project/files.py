@@ -49,8 +49,9 @@ def yaml_problems(path: str, node: YNode | None, out: list[ParseProblem]) -> Non
 
 
 def _load_yaml(path: str, text: str, problems: list[ParseProblem]) -> YNode | None:
+    dups: list[YMap] = []
     try:
-        node = parse_yaml(text)
+        node = parse_yaml(text, dups)
     except YamlError as exc:
         problems.append(
             ParseProblem(
@@ -60,7 +61,8 @@ def _load_yaml(path: str, text: str, problems: list[ParseProblem]) -> YNode | No
             )
         )
         return None
-    yaml_problems(path, node, problems)
+    for m in dups:
+        yaml_problems(path, YMap([], m.span, m.duplicates), problems)
     return node
 
 

@@ -134,10 +134,11 @@ def _construct(tag: str, value: str) -> Any:
 
 
 class _Frame:
-    __slots__ = ("anchor", "key", "merged", "node", "own")
+    __slots__ = ("anchor", "is_map", "key", "merged", "node", "own")
 
     def __init__(self, node: YMap | YSeq) -> None:
         self.node = node
+        self.is_map = isinstance(node, YMap)
         self.key: YScalar | None = None
         self.own: list[YPair] = []
         self.merged: list[YPair] = []
@@ -163,7 +164,7 @@ def _finish_map(frame: _Frame) -> None:
         ymap.items = own
 
 
-def _build(text: str) -> YNode | None:
+def _build(text: str, dups: list[YMap] | None) -> YNode | None:
     """Build our tree straight from libyaml's events (no intermediate node graph, cached resolution)."""
     anchors: dict[str, YNode] = {}
     stack: list[_Frame] = []
@@ -215,7 +216,20 @@ def _build(text: str) -> YNode | None:
             )
             if ev.anchor:
                 anchors[ev.anchor] = node
-            add(node)
+            # the common case inline: a key, or a scalar value of a plain key, or a list item
+            top = stack[-1] if stack else None
+            if top is None:
+                add(node)
+            elif top.is_map:
+                if top.key is None:
+                    top.key = node  # type: ignore[assignment]
+                elif top.key.tag != _MERGE:
+                    top.own.append(YPair(top.key, node))
+                    top.key = None
+                else:
+                    add(node)
+            else:
+                top.node.items.append(node)  # type: ignore[arg-type]
         elif cls is yaml.MappingStartEvent:
             sm = ev.start_mark
             m = YMap([], Span(sm.line, sm.column, sm.line, sm.column))
@@ -228,6 +242,8 @@ def _build(text: str) -> YNode | None:
             sp = frame.node.span
             frame.node.span = Span(sp.line, sp.col, em.line, em.column)
             _finish_map(frame)
+            if dups is not None and frame.node.duplicates:  # type: ignore[union-attr]
+                dups.append(frame.node)  # type: ignore[arg-type]
             add(frame.node)
         elif cls is yaml.SequenceStartEvent:
             sm = ev.start_mark
@@ -260,10 +276,13 @@ def _build(text: str) -> YNode | None:
     return root
 
 
-def parse_yaml(text: str) -> YNode | None:
-    """Parse one YAML document. Returns None for an empty document; raises YamlError."""
+def parse_yaml(text: str, dups: list[YMap] | None = None) -> YNode | None:
+    """Parse one YAML document. Returns None for an empty document; raises YamlError.
+
+    ``dups``, when given, receives every mapping that has duplicate keys.
+    """
     try:
-        return _build(text)
+        return _build(text, dups)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line, mark.column) if mark is not None else (0, 0)
