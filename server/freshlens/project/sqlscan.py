@@ -41,6 +41,11 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+# `{{ ref('x') }}`, `{{ ref("p", "x") }}`, `{{ source('s', 't') }}` with plain string arguments
+_SIMPLE_REF = re.compile(
+    r"""\{\{-?\s*(?P<call>(?P<kind>ref|source)\(\s*(?P<q>['"])(?P<a>[^'"\\{}]*)(?P=q)"""
+    r"""(?:\s*,\s*(?P<q2>['"])(?P<b>[^'"\\{}]*)(?P=q2))?\s*\))\s*-?\}\}"""
+)
 _STR_ESC = re.compile(r"\\(.)", re.DOTALL)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 
@@ -176,6 +181,28 @@ class _Scanner:
                     break
                 pos = end + 2
                 continue
+            if opener == "{{":
+                simple = _SIMPLE_REF.match(text, begin)
+                if (
+                    simple is not None
+                ):  # the common `{{ ref('x') }}` / `{{ source('s', 't') }}`: no tokenizing
+                    a, b = simple.span("call")
+                    args: list[str | None] = [simple.group("a")]
+                    if simple.group("b") is not None:
+                        args.append(simple.group("b"))
+                    self.out.refs.append(
+                        RefCall(
+                            simple.group("kind"),
+                            args,
+                            None,
+                            self.lines.span(a, b),
+                            False,
+                            self.conditional,
+                            self.in_loop,
+                        )
+                    )
+                    pos = simple.end()
+                    continue
             closer = "}}" if opener == "{{" else "%}"
             got = self.tokens_until_close(body, closer)
             if got is None:
