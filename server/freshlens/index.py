@@ -745,8 +745,10 @@ def _yaml_relation_refs(entry: PropsEntry) -> list[RefCall]:
     return out
 
 
-def _add_sources(idx: ProjectIndex, pkg: PackageFiles, pname: str) -> None:
+def _add_sources(idx: ProjectIndex, pkg: PackageFiles, pname: str, only: str | None = None) -> None:
     for path, props in pkg.props.items():
+        if only is not None and path != only:
+            continue
         rel = pkg.rel.get(path, ("", os.path.basename(path)))[1]
         dirs = _dirs(rel)
         for src in props.sources:
@@ -847,6 +849,59 @@ def refresh_node(idx: ProjectIndex, node: Node, configs: list[ConfigCall], refs:
         if key != "freshness":
             node.effective[key] = resolve_whole(node, key)
     _link_node(idx, node)
+
+
+def props_signature(pf: PropsFile) -> tuple[object, ...]:
+    """What in a properties file decides which nodes and sources exist (names, versions, tables)."""
+    return (
+        tuple(
+            (
+                e.kind,
+                e.name,
+                tuple(v for v, _s, _e in e.versions),
+                e.latest_version,
+                str(plain(e.node.get("relation"))) if e.node.get("relation") is not None else None,
+            )
+            for e in pf.entries
+        ),
+        tuple((src.name, tuple(t.name for t in src.tables)) for src in pf.sources),
+    )
+
+
+def refresh_props(idx: ProjectIndex, path: str, new: PropsFile) -> bool:
+    """Swap in an edited properties file whose entries name the same nodes and sources as before.
+
+    Re-derives the nodes it describes and rebuilds its source tables in place. Returns False (and
+    changes nothing) when the edit renames, adds or removes entries: the caller then rebuilds.
+    """
+    pkg = idx.root
+    old = pkg.props.get(path)
+    if old is None or props_signature(old) != props_signature(new):
+        return False
+    entries = {(e.kind, e.name): e for e in new.entries}
+    kinds = {"model": "models", "seed": "seeds", "snapshot": "snapshots"}
+    bound = [n for n in idx.nodes.values() if n.props_path == path]
+    for n in bound:
+        if (kinds.get(n.resource_type), n.name) not in entries:
+            return False
+    pkg.props[path] = new
+    for n in bound:
+        e = entries[(kinds[n.resource_type], n.name)]
+        n.props = e
+        if n.version is not None:
+            n.version_entry = next((v for ver, _s, v in e.versions if ver == n.version), None)
+        refs = n.refs
+        if n.path is None:  # a snapshot defined in YAML: its refs come from `relation:`
+            refs = _yaml_relation_refs(e)
+        refresh_node(idx, n, n.configs, refs)
+    idx.orphan_props = [
+        (entries.get((e.kind, e.name), e), p) if p == path else (e, p) for e, p in idx.orphan_props
+    ]
+    pname = pkg.project.name or os.path.basename(pkg.dir)
+    for uid in [u for u, st in idx.sources.items() if st.path == path]:
+        del idx.sources[uid]
+    _add_sources(idx, pkg, pname, only=path)
+    return True
 
 
 def _resolve(

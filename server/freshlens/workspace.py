@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from freshlens.index import PackageFiles, ProjectIndex, build_index, refresh_node
+from freshlens.index import PackageFiles, ProjectIndex, build_index, refresh_node, refresh_props
 from freshlens.model import Finding, Loc, ParseProblem, Severity, Span
 from freshlens.project import discovery
 from freshlens.project.files import (
@@ -298,9 +298,36 @@ class Workspace:
         self.cache.pop(path, None)
         with _quiet_gc():
             fast = self._update_model_file(path)
+            if fast is None:
+                fast = self._update_props_file(path)
             if fast is not None:
                 return fast
             return self._update_slow(path, text)
+
+    def _update_props_file(self, path: str) -> set[str] | None:
+        """An edit of a properties YAML that keeps its entries' names: re-derive what it describes."""
+        if not path.endswith((".yml", ".yaml")) or os.path.basename(path) == "dbt_project.yml":
+            return None
+        projects = self.projects_for(path)
+        if not projects or any(p.index is None or path not in p.index.root.props for p in projects):
+            return None
+        parsed = self.read(path).value
+        if not isinstance(parsed, PropsFile):
+            return None
+        changed: set[str] = set()
+        for proj in projects:
+            idx = proj.index
+            assert idx is not None
+            if not refresh_props(idx, path, parsed):
+                return None if not changed else self._update_slow(path, None) | changed
+            nodes = [n for n in idx.nodes.values() if n.props_path == path]
+            scope = frozenset({path, *(n.path for n in nodes if n.path)})
+            fresh = self._check(proj, scope)
+            for p in scope:
+                if proj.findings.get(p, []) != fresh.get(p, []):
+                    changed.add(p)
+                proj.findings[p] = fresh.get(p, [])
+        return changed
 
     def _update_model_file(self, path: str) -> set[str] | None:
         """An edit of a model's own .sql/.py file: re-derive that one node and re-check its files.

@@ -134,6 +134,19 @@ def test_incremental_edits_match_a_full_reload(tmp_path: Path) -> None:
             "version: 2\nmodels:\n  - name: c\n    config:\n      freshness:\n        build_after: {count: 2}\n",
         ),
         ("models/a.sql", "{{ config(freshness={'build_after': {'count': 1, 'period': 'week'}}) }}\nselect 1"),
+        (
+            "models/s.yml",
+            "version: 2\nmodels:\n  - name: a\n    config:\n      state: {lag_tolerance: 2H}\n"
+            "sources:\n  - name: s\n    loaded_at_field: x\n    tables:\n      - name: t\n        loaded_at_query: q\n",
+        ),
+        ("models/b.sql", "select * from {{ source('s', 't') }}"),
+        (
+            "models/s.yml",
+            "version: 2\nmodels:\n  - name: a\n    freshness: {build_after: {count: 1, period: day}}\n"
+            "sources:\n  - name: s\n    loaded_at_field: x\n    freshness: {warn_after: {count: 1}}\n    tables:\n      - name: t\n",
+        ),
+        ("models/s.yml", "version: 2\nmodels:\n  - name: renamed\n"),
+        ("models/s.yml", "version: 2\nmodels: [\n"),
     ]
     for rel, text in edits:
         ws.update_file(str(tmp_path / rel), text)
@@ -145,6 +158,9 @@ def test_incremental_edits_match_a_full_reload(tmp_path: Path) -> None:
         idx, fidx = next(iter(ws.projects.values())).index, next(iter(fresh.projects.values())).index
         assert idx is not None and fidx is not None
         assert {u: n.parents for u, n in idx.nodes.items()} == {u: n.parents for u, n in fidx.nodes.items()}
+        assert {u: (st.loaded_at_method, st.freshness.active) for u, st in idx.sources.items()} == {
+            u: (st.loaded_at_method, st.freshness.active) for u, st in fidx.sources.items()
+        }
         assert {u: n.effective.get("freshness").value for u, n in idx.nodes.items()} == {
             u: n.effective.get("freshness").value for u, n in fidx.nodes.items()
         }
