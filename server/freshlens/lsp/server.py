@@ -74,11 +74,27 @@ def apply_settings(ls: FreshlensServer, settings: Any) -> None:
         inner = settings.get("freshlens", settings)
         if isinstance(inner, dict):
             ls.settings.update(inner)
+    _apply_trace(str(ls.settings.get("trace") or "off"))
     if ls.ws is not None:
         overrides = ls.settings.get("severityOverrides") or {}
         ls.ws.severity_overrides = (
             {str(k): str(v).lower() for k, v in overrides.items()} if isinstance(overrides, dict) else {}
         )
+
+
+def _apply_trace(level: str) -> None:
+    """`trace` setting: off = warnings only, messages = freshlens' own info, verbose = everything (pygls too)."""
+    root = logging.getLogger()
+    ours = logging.getLogger("freshlens")
+    if level == "verbose":
+        root.setLevel(logging.DEBUG)
+        ours.setLevel(logging.DEBUG)
+    elif level == "messages":
+        root.setLevel(logging.WARNING)
+        ours.setLevel(logging.INFO)
+    else:
+        root.setLevel(logging.WARNING)
+        ours.setLevel(logging.WARNING)
 
 
 @server.feature(types.INITIALIZE)
@@ -532,5 +548,5 @@ def code_action(ls: FreshlensServer, params: types.CodeActionParams) -> list[typ
 
 
 def serve() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     server.start_io()
