@@ -608,55 +608,25 @@ _MACRO_BLOCK = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\(.*?\{%-?\s*endmacro\s*-?%\
 
 
 def _add_node(idx: ProjectIndex, node: Node, by_name: dict[tuple[str, str], Node]) -> None:
-    key = (node.package, node.unique_id)
     other = idx.nodes.get(node.unique_id)
     if other is not None:
         idx.duplicates.append((other, node))
         return
     idx.nodes[node.unique_id] = node
     by_name.setdefault((node.package, node.name + (f".v{node.version}" if node.version else "")), node)
-    del key
 
 
 def _add_nodes(
     idx: ProjectIndex, pkg: PackageFiles, pname: str, by_name: dict[tuple[str, str], Node]
 ) -> None:
-    for path, f in pkg.sql.items():
+    models: list[tuple[str, SqlFile | PyFile, str]] = [(p, f, "sql") for p, f in pkg.sql.items()]
+    models += [(p, f, "python") for p, f in pkg.py.items()]
+    for path, f, language in models:
         name = _stem(path)
         rel = pkg.rel.get(path, ("", os.path.basename(path)))[1]
-        _add_node(
-            idx,
-            Node(
-                f"model.{pname}.{name}",
-                name,
-                "model",
-                pname,
-                path,
-                "sql",
-                [pname, *_dirs(rel), name],
-                configs=f.configs,
-                refs=f.refs,
-            ),
-            by_name,
-        )
-    for path, pf in pkg.py.items():
-        name = _stem(path)
-        rel = pkg.rel.get(path, ("", os.path.basename(path)))[1]
-        _add_node(
-            idx,
-            Node(
-                f"model.{pname}.{name}",
-                name,
-                "model",
-                pname,
-                path,
-                "python",
-                [pname, *_dirs(rel), name],
-                configs=pf.configs,
-                refs=pf.refs,
-            ),
-            by_name,
-        )
+        node = Node(f"model.{pname}.{name}", name, "model", pname, path, language, [pname, *_dirs(rel), name])
+        node.configs, node.refs = f.configs, f.refs
+        _add_node(idx, node, by_name)
     for path in pkg.seeds:
         name = _stem(path)
         rel = pkg.rel.get(path, ("", os.path.basename(path)))[1]

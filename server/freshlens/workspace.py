@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from freshlens.index import PackageFiles, ProjectIndex, build_index, refresh_node, refresh_props
 from freshlens.model import Finding, Loc, ParseProblem, Severity, Span
@@ -35,6 +35,7 @@ from freshlens.project.yamlpos import YamlError, YMap, parse_yaml
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+T = TypeVar("T")
 
 Reader = Callable[[str], "str | None"]
 
@@ -167,28 +168,21 @@ class Workspace:
                 pdir, pp.model_paths, pp.seed_paths, pp.snapshot_paths, pp.analysis_paths, pp.macro_paths
             )
             listings[pdir] = files
-        sql: dict[str, SqlFile] = {}
-        py: dict[str, PyFile] = {}
-        props: dict[str, PropsFile] = {}
-        snaps: dict[str, SqlFile] = {}
-        for p in files.sql_models:
-            v = self.read(p).value
-            if isinstance(v, SqlFile):
-                sql[p] = v
-        for p in files.py_models:
-            v = self.read(p).value
-            if isinstance(v, PyFile):
-                py[p] = v
-        for p in files.props:
-            v = self.read(p).value
-            if isinstance(v, PropsFile):
-                props[p] = v
-        for p in files.snapshots:
-            v = self.read(p).value
-            if isinstance(v, SqlFile):
-                snaps[p] = v
+        sql = self._parsed(files.sql_models, SqlFile)
+        py = self._parsed(files.py_models, PyFile)
+        props = self._parsed(files.props, PropsFile)
+        snaps = self._parsed(files.snapshots, SqlFile)
         macros = {p: self.read(p).text for p in files.macros}
         return PackageFiles(pp, pdir, sql, py, props, files.seeds, snaps, files.rel, is_root, macros)
+
+    def _parsed(self, paths: list[str], kind: type[T]) -> dict[str, T]:
+        """The parsed value of each file that parsed as ``kind`` (others carry their problems)."""
+        out: dict[str, T] = {}
+        for p in paths:
+            v = self.read(p).value
+            if isinstance(v, kind):
+                out[p] = v
+        return out
 
     def _build(self, proj: Project) -> None:
         try:
