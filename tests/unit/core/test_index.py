@@ -220,3 +220,30 @@ def test_model_paths_outside_the_project_shared_by_two_projects(tmp_path: Path) 
     ws.load()
     names = {p.index.name: sorted(p.index.nodes) for p in ws.projects.values() if p.index}
     assert names == {"one": ["model.one.m"], "two": ["model.two.m", "model.two.x"]}
+
+
+def test_real_world_constructs(tmp_path: Path) -> None:
+    """.dbtignore, a multi-line Jinja `database`, trailing tabs, positional config dict, package macros."""
+    idx = index(
+        tmp_path,
+        {
+            "dbt_project.yml": "name: p\nversion: '1.0'\t\nprofile: p\n",
+            ".dbtignore": "models/scratch/\n*.tmp.sql\n",
+            "models/scratch/wip.sql": "select * from {{ ref('nope') }}",
+            "models/x.tmp.sql": "select * from {{ ref('nope') }}",
+            "models/m.sql": "{{ config({'materialized': 'table', 'freshness': {'build_after': {'count': 2, 'period': 'hour'}}}) }}\n"
+            "{{ config(schema=my_pkg.schema_for('m')) }}\nselect * from {{ source('s', 't') }}",
+            "models/src.yml": (
+                "version: 2\nsources:\n  - name: s\n    database: |\n      {%- if target.name == 'prod' -%} raw\n"
+                "      {%- else -%} raw_dev {%- endif -%}\n    tables:\n      - name: t\n"
+            ),
+        },
+    )
+    assert sorted(idx.nodes) == ["model.p.m"]
+    m = idx.nodes["model.p.m"]
+    assert m.materialized == "table"
+    assert m.eff("freshness").value == {"build_after": {"count": 2, "period": "hour"}}
+    assert type(m.eff("schema").value).__name__ == "Dynamic"
+    st = idx.sources["source.p.s.t"]
+    assert type(st.database).__name__ == "Dynamic"
+    assert m.parents == ["source.p.s.t"] and idx.unresolved == []
