@@ -157,7 +157,7 @@ async def on_initialized(ls: FreshlensServer, params: types.InitializedParams) -
                         id="freshlens-watch",
                         method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
                         register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                            watchers=[types.FileSystemWatcher(glob_pattern="**/*.{sql,yml,yaml,py,csv,json}")]
+                            watchers=[types.FileSystemWatcher(glob_pattern="**/{*.sql,*.yml,*.yaml,*.py,*.csv,*.json,*.db,.dbtignore}")]
                         ),
                     )
                 ]
@@ -236,6 +236,8 @@ async def did_change_watched(ls: FreshlensServer, params: types.DidChangeWatched
         path = to_fs_path(ev.uri)
         if not path or path in ls.ws.overlay:
             continue  # the editor's buffer is the truth for open files
+        if path.endswith((".json", ".db")) and os.path.basename(path) != "catalog.json":
+            continue  # artifacts and the state store feed the plan only (re-planned below)
         changed |= ls.ws.update_file(path, None)
         changed.add(path)
     publish(ls, changed)
