@@ -8,8 +8,10 @@ already holds.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from freshlens.index import ProjectIndex
 from freshlens.planner.decide import Decision, PlanInputs, choose_regime, plan
@@ -23,6 +25,8 @@ from freshlens.state import (
     live_duckdb_freshness,
     load_state,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -143,6 +147,35 @@ def duckdb_path(project_dir: str) -> str | None:
     return None
 
 
+_CACHE: dict[tuple[object, ...], tuple[float, object]] = {}
+
+
+def _cached(key: tuple[object, ...], load: Callable[[], T]) -> T:
+    """Re-read a state store / sources.json only when its modification time changed (the server
+    re-plans after every edit and every minute)."""
+    path = str(key[1])
+    stamp = _stamp(path)
+    got = _CACHE.get(key)
+    if got is not None and got[0] == stamp:
+        return got[1]  # type: ignore[return-value]
+    value = load()
+    _CACHE[key] = (stamp, value)
+    return value
+
+
+def _stamp(path: str) -> float:
+    newest = 0.0
+    targets = [path]
+    if os.path.isdir(path):
+        targets = [os.path.join(path, f) for f in os.listdir(path)]
+    for t in targets:
+        try:
+            newest = max(newest, os.stat(t).st_mtime_ns / 1e9)
+        except OSError:
+            continue
+    return newest
+
+
 def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) -> PlanResult:
     project_dir = idx.dir
     at = opts.at or datetime.now(UTC)
@@ -151,7 +184,7 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
     state: StateSnapshot
     if os.path.exists(state_path):
         try:
-            state = load_state(state_path)
+            state = _cached(("state", state_path), lambda: load_state(state_path))
         except StateError as exc:
             problems.append(str(exc))
             state = StateSnapshot.empty(state_path)
@@ -183,7 +216,9 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
         )
         if os.path.exists(src):
             try:
-                fresh = current_freshness_from_file(src, expected)
+                fresh = _cached(
+                    ("sources", src, tuple(expected)), lambda: current_freshness_from_file(src, expected)
+                )
                 origin = os.path.relpath(src, project_dir)
             except StateError as exc:
                 problems.append(str(exc))
