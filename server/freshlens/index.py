@@ -25,7 +25,7 @@ from freshlens.project.files import (
     TableEntry,
 )
 from freshlens.project.sqlscan import ConfigCall, RefCall
-from freshlens.project.yamlpos import YMap, YNode, YPair, YScalar, YSeq, to_plain
+from freshlens.project.yamlpos import YMap, YNode, YScalar, YSeq, to_plain
 
 # Model config keys dbt reads in dbt_project.yml without a ``+`` (when the value is not a mapping).
 KNOWN_CONFIG_KEYS = {
@@ -793,7 +793,7 @@ def _link(idx: ProjectIndex) -> None:
             continue
         _link_node(idx, node)
     # duplicate model names within one package (dbt refuses to parse)
-    for name, group in names.items():
+    for group in names.values():
         models = [n for n in group if n.resource_type == "model" and n.version is None]
         by_pkg: dict[str, list[Node]] = {}
         for n in models:
@@ -801,7 +801,6 @@ def _link(idx: ProjectIndex) -> None:
         for g in by_pkg.values():
             for other in g[1:]:
                 idx.duplicates.append((g[0], other))
-        del name
 
 
 def refresh_node(idx: ProjectIndex, node: Node, configs: list[ConfigCall], refs: list[RefCall]) -> None:
@@ -908,10 +907,6 @@ def _vkey(v: str | None) -> tuple[int, str]:
         return (int(float(v or 0)), v or "")
     except ValueError:
         return (0, v or "")
-
-
-def _unused(x: YPair) -> None:  # keeps the YPair import used for typing in helpers
-    del x
 
 
 __all__ = ["Effective", "Node", "ProjectIndex", "Setting", "SourceTable", "build_index", "plain", "to_plain"]

@@ -157,7 +157,11 @@ async def on_initialized(ls: FreshlensServer, params: types.InitializedParams) -
                         id="freshlens-watch",
                         method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
                         register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                            watchers=[types.FileSystemWatcher(glob_pattern="**/{*.sql,*.yml,*.yaml,*.py,*.csv,*.json,*.db,.dbtignore}")]
+                            watchers=[
+                                types.FileSystemWatcher(
+                                    glob_pattern="**/{*.sql,*.yml,*.yaml,*.py,*.csv,*.json,*.db,.dbtignore}"
+                                )
+                            ]
                         ),
                     )
                 ]

@@ -52,7 +52,8 @@ def references(ctx: Ctx) -> Iterator[Finding]:
         )
 
 
-def _first_line(path: str, ctx: Ctx) -> Span:
+def _file_start() -> Span:
+    """A problem of the whole file (a duplicate model): its start, where editors show it."""
     return Span(0, 0, 0, 0)
 
 
@@ -77,7 +78,7 @@ def duplicates(ctx: Ctx) -> Iterator[Finding]:
                 "FL005",
                 f"model `{here.name}` is defined twice: here and in {there.path}. dbt requires unique model "
                 "names; rename one of the files (or use versions:).",
-                Loc(here.path, _first_line(here.path, ctx)),
+                Loc(here.path, _file_start()),
                 [Related(Loc(there.path or "", Span(0, 0, 0, 0)), "the other definition")],
             )
 

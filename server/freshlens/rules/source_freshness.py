@@ -83,12 +83,6 @@ def _check_freshness_value(path: str, pair: YPair) -> Iterator[Finding]:
             cv = c.value
             if isinstance(cv, (bool, float, str)):
                 yield finding("FL131", f"count must be an integer, not {cv!r}.", Loc(path, c.span))
-    for k in t_keys_unknown(v):
-        del k
-
-
-def t_keys_unknown(v: YMap) -> list[str]:
-    return []
 
 
 def _level_loaded(entry: YMap) -> list[YPair]:
