@@ -27,10 +27,14 @@ ZERO_YAML = "{build_after: {count: 0, period: minute}}"
 ZERO_SQL = '{"build_after": {"count": 0, "period": "minute"}}'
 
 
-def quick_fix(fix: str, code: str, span: Span, lines: list[str], is_sql: bool) -> Fix | None:
+def quick_fix(
+    fix: str, code: str, span: Span, lines: list[str], is_sql: bool, data: dict[str, str] | None = None
+) -> Fix | None:
     """The edit for a finding's ``fix`` hint at ``span`` of a document with ``lines``."""
     if span.line >= len(lines):
         return None
+    if fix in ("add_period", "add_count") and data and "value" in data:
+        return _add_missing(fix[4:], Span(*(int(x) for x in data["value"].split(","))), lines, is_sql)
     if fix == "add_plus":
         return Fix(
             "Add the + prefix (a config, not a folder)",
@@ -53,6 +57,30 @@ def quick_fix(fix: str, code: str, span: Span, lines: list[str], is_sql: bool) -
     if fix == "move_into_config":
         return _move_into_config(span, lines)
     return None
+
+
+def _add_missing(key: str, value: Span, lines: list[str], is_sql: bool) -> Fix | None:
+    """Add the missing half of build_after (period: hour / count: 1) inside its mapping."""
+    default = {"period": ("hour", '"hour"'), "count": ("1", "1")}[key]
+    end_line, end_col = value.end_line, value.end_col
+    if end_line < len(lines) and end_col > 0 and lines[end_line][end_col - 1] == "}":  # flow mapping / dict
+        text = f', "{key}": {default[1]}' if is_sql else f", {key}: {default[0]}"
+        at = Span(end_line, end_col - 1, end_line, end_col - 1)
+        return Fix(f"Add {key}: {default[0]}", (Edit(at, text),))
+    if is_sql:
+        return None
+    # a block mapping: its last line is the last one indented at least as deep as its first key
+    last = value.line
+    for i in range(value.line + 1, len(lines)):
+        text = lines[i]
+        if text.strip() and len(text) - len(text.lstrip(" ")) < value.col:
+            break
+        if text.strip():
+            last = i
+    return Fix(
+        f"Add {key}: {default[0]}",
+        (Edit(Span(last + 1, 0, last + 1, 0), " " * value.col + f"{key}: {default[0]}\n"),),
+    )
 
 
 def _block_end(lines: list[str], start: int, indent: int) -> int:

@@ -525,7 +525,14 @@ def code_action(ls: FreshlensServer, params: types.CodeActionParams) -> list[typ
             continue
         r = codec.range_from_client_units(doc.lines, diag.range)
         span = Span(r.start.line, r.start.character, r.end.line, r.end.character)
-        qf = quick_fix(fix, str(diag.code), span, lines, doc.uri.endswith(".sql"))
+        qf = quick_fix(
+            fix,
+            str(diag.code),
+            span,
+            lines,
+            doc.uri.endswith(".sql"),
+            {str(k): str(v) for k, v in (data or {}).items()},
+        )
         if qf is None:
             continue
         edits = [

@@ -84,6 +84,7 @@ def check_model_freshness(s: Setting) -> Iterator[Finding]:
             f"have a value for `{missing}` if a `{given}` is provided). Set both, e.g. {example}, or neither. "
             "A more specific level replaces the whole freshness, so values are not inherited.",
             Loc(s.path, bp.key.span),
+            data=(("fix", f"add_{missing}"), ("value", ",".join(str(x) for x in ba.span))),
         )
     if isinstance(count, YScalar) and count.value is not None:
         yield from _check_count(s, count)

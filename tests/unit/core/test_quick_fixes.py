@@ -36,9 +36,9 @@ def run(tmp_path: Path, files: dict[str, str], target: str, code: str) -> tuple[
     ws.load()
     path = str(tmp_path / target)
     f = next(x for x in ws.all_findings() if x.code == code and x.loc.path == path)
-    fix = dict(f.data)["fix"]
+    data = dict(f.data)
     text = files[target]
-    qf = quick_fix(fix, code, f.loc.span, text.split("\n"), target.endswith(".sql"))
+    qf = quick_fix(data["fix"], code, f.loc.span, text.split("\n"), target.endswith(".sql"), data)
     assert qf is not None
     new = apply(text, qf.edits)
     ws.update_file(path, new)
@@ -87,6 +87,32 @@ def run(tmp_path: Path, files: dict[str, str], target: str, code: str) -> tuple[
             },
             "models/s.yml",
             "FL109",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      freshness:\n        build_after: {count: 4}\n",
+            },
+            "models/s.yml",
+            "FL101",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      freshness:\n        build_after:\n          period: day\n    description: x\n",
+            },
+            "models/s.yml",
+            "FL101",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "{{ config(freshness={'build_after': {'count': 2}}) }}\nselect 1",
+            },
+            "models/m.sql",
+            "FL101",
         ),
         (
             {
