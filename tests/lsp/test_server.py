@@ -150,3 +150,17 @@ async def test_quick_fix_adds_plus_prefix(lsp_client: LanguageClient) -> None:
     assert isinstance(act, types.CodeAction) and act.edit is not None and act.edit.changes is not None
     (edit,) = act.edit.changes[uri]
     assert edit.new_text == "+" and edit.range.start == d.range.start
+
+
+async def test_file_deleted_outside_the_editor_clears_its_diagnostics(lsp_client: LanguageClient) -> None:
+    root: Path = lsp_client.root  # type: ignore[attr-defined]
+    path = root / "models/b.sql"
+    uri = path.as_uri()
+    await _wait_diag(lsp_client, uri, lambda d: any(x.code == "FL102" for x in d))
+    path.unlink()
+    lsp_client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=uri, type=types.FileChangeType.Deleted)]
+        )
+    )
+    await _wait_diag(lsp_client, uri, lambda d: len(d) == 0)
