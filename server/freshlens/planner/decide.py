@@ -226,7 +226,12 @@ def raw_code(node: Node, file_text: str) -> str:
 
 
 def code_change(
-    node: Node, ns: NodeState, file_text: str | None, macros: Mapping[str, str] | None = None
+    node: Node,
+    ns: NodeState,
+    file_text: str | None,
+    macros: Mapping[str, str] | None = None,
+    index: ProjectIndex | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> tuple[str, bool]:
     """(what changed, cosmetic_only). ``""`` when nothing we can see changed.
 
@@ -246,6 +251,13 @@ def code_change(
     mat = node.materialized
     if isinstance(mat, str) and fp.materialized and mat != fp.materialized:
         return f"materialization ({fp.materialized} → {mat})", False
+    for eid, h in fp.ephemeral_code:
+        enode = index.nodes.get(eid) if index is not None else None
+        etext = texts.get(enode.path) if enode is not None and enode.path and texts is not None else None
+        if enode is not None and etext is not None:
+            eraw = raw_code(enode, etext)
+            if _sha(eraw) != h:  # its SQL is inlined here: any edit changes this model's compiled SQL
+                return f"ephemeral parent {enode.name}", False
     for mid, h in fp.macro_hashes:
         cur = macros.get(mid)
         if cur is not None and cur != h:
@@ -301,14 +313,6 @@ def plan(inp: PlanInputs) -> dict[str, Decision]:
         if node.package != idx.name:
             continue
         d = decide_sao(node, inp, out) if inp.regime == "sao" else decide_state(node, inp, out)
-        eph = [
-            p for p in node.parents if (pn := idx.nodes.get(p)) is not None and pn.materialized == "ephemeral"
-        ]
-        if eph and d.action == REUSE:
-            d.notes.append(
-                f"ephemeral parent(s) {', '.join(e.split('.')[-1] for e in eph)} are inlined into this model's SQL: "
-                "an edit to them changes this model's compiled SQL, which freshlens does not compare yet"
-            )
         out[uid] = d
     return out
 
@@ -472,7 +476,9 @@ def decide_sao(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> Dec
     window, updates_on, wsetting, wnotes = build_after(node)
     d.notes.extend(wnotes)
     d.window, d.window_setting = window, wsetting
-    change, cosmetic = code_change(node, ns, _file_text(node, inp), inp.index.macro_hashes)
+    change, cosmetic = code_change(
+        node, ns, _file_text(node, inp), inp.index.macro_hashes, inp.index, inp.file_text
+    )
     d.code_change = change
     if cosmetic:
         d.confidence = "uncertain"
@@ -590,7 +596,9 @@ def decide_state(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> D
         )
         d.notes.append("dbt State: the target must exist to reuse; SAO also rebuilds deleted tables (D12).")
         return d
-    change, cosmetic = code_change(node, ns, _file_text(node, inp), inp.index.macro_hashes)
+    change, cosmetic = code_change(
+        node, ns, _file_text(node, inp), inp.index.macro_hashes, inp.index, inp.file_text
+    )
     d.code_change = change
     if change and not cosmetic:
         d.action, d.rule, d.reason, d.confidence = BUILD, "STATE R14", "query changed", "likely"

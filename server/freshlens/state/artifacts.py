@@ -23,6 +23,7 @@ Public API::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -93,6 +94,9 @@ class NodeFingerprint:
     macro_hashes: tuple[tuple[str, str], ...]  # (macro id, sha256 of macro_sql), transitively, sorted
     freshness: JSONDict | None  # config.freshness as dbt normalised it
     state: JSONDict | None  # config.state (dbt State block), verbatim
+    # (unique id, sha256 of raw_code) of the ephemeral models inlined into this node, transitively:
+    # their SQL is part of this node's compiled SQL, and they are never built themselves
+    ephemeral_code: tuple[tuple[str, str], ...] = ()
 
     @property
     def macros_sha256(self) -> str:
@@ -377,6 +381,32 @@ def config_fingerprint(unrendered_config: Mapping[str, Any]) -> str:
     return _sha256(canonical_json(kept))
 
 
+def _attach_ephemeral_code(nodes: dict[str, ManifestNode]) -> None:
+    """Record in each node's fingerprint the code of the ephemeral models it inlines."""
+
+    def ephemerals(uid: str, seen: set[str]) -> list[str]:
+        out: list[str] = []
+        node = nodes.get(uid)
+        if node is None:
+            return out
+        for parent in node.fingerprint.depends_on_nodes:
+            pn = nodes.get(parent)
+            if pn is None or pn.fingerprint.materialized != "ephemeral" or parent in seen:
+                continue
+            seen.add(parent)
+            out.append(parent)
+            out.extend(ephemerals(parent, seen))
+        return out
+
+    for uid, node in list(nodes.items()):
+        found = ephemerals(uid, set())
+        if found:
+            code = tuple(sorted((e, nodes[e].fingerprint.raw_code_sha256) for e in found))
+            nodes[uid] = dataclasses.replace(
+                node, fingerprint=dataclasses.replace(node.fingerprint, ephemeral_code=code)
+            )
+
+
 def read_manifest(path: str | Path) -> Manifest:
     """Read ``manifest.json`` v12: models, seeds, snapshots and tests, sources, macro body hashes."""
     p = Path(path)
@@ -440,6 +470,8 @@ def read_manifest(path: str | Path) -> Manifest:
             language=r.opt_text(node.get("language"), f"{where}.language"),
             fingerprint=fingerprint,
         )
+
+    _attach_ephemeral_code(nodes)
 
     sources: dict[str, ManifestSource] = {}
     for uid, raw in r.obj(data.get("sources", {}), "sources").items():

@@ -217,6 +217,7 @@ def fingerprint_to_json(fp: NodeFingerprint) -> str:
             "macro_hashes": [list(pair) for pair in fp.macro_hashes],
             "freshness": fp.freshness,
             "state": fp.state,
+            "ephemeral_code": [list(pair) for pair in fp.ephemeral_code],
         }
     )
 
@@ -235,6 +236,7 @@ def fingerprint_from_json(text: str) -> NodeFingerprint:
         macro_hashes=tuple((str(a), str(b)) for a, b in d["macro_hashes"]),
         freshness=d["freshness"],
         state=d["state"],
+        ephemeral_code=tuple((str(a), str(b)) for a, b in d.get("ephemeral_code", [])),
     )
 
 

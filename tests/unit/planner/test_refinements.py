@@ -57,3 +57,53 @@ def test_commented_out_select_star_does_not_make_a_view_rebuild(tmp_path: Path) 
     sc.built("v", ago(hours=1), saw={"raw.t": ago(hours=2)})
     sc.fresh("raw.t", ago(hours=2))
     expect(sc.decide("v", regime="dbt-state"), REUSE, rule="STATE R18")
+
+
+def test_edit_of_an_ephemeral_parent_is_a_code_change(tmp_path: Path) -> None:
+    """An ephemeral model is inlined into its consumers (SAO D4/D17, dbt State R4/R14)."""
+    import dataclasses
+    import hashlib
+
+    eph_sql = "{{ config(materialized='ephemeral') }}\nselect 1 as id"
+    sc = Scenario(
+        tmp_path,
+        {
+            "models/e.sql": eph_sql,
+            "models/m.sql": "{{ config(materialized='table') }}\nselect * from {{ ref('e') }}",
+        },
+    )
+    ns = sc.built("m", ago(hours=1))
+    old = hashlib.sha256(eph_sql.strip().encode()).hexdigest()
+    assert ns.fingerprint is not None
+    sc.nodes[ns.unique_id] = dataclasses.replace(
+        ns, fingerprint=dataclasses.replace(ns.fingerprint, ephemeral_code=(("model.p.e", old),))
+    )
+    expect(sc.decide("m", regime="dbt-state"), REUSE)
+    (tmp_path / "models/e.sql").write_text(eph_sql.replace("1 as id", "2 as id"))
+    sc2 = Scenario(tmp_path, {})
+    sc2.nodes, sc2.freshness = sc.nodes, sc.freshness
+    d = sc2.decide("m", regime="dbt-state")
+    expect(d, "build", "query changed", "STATE R14")
+    assert d.code_change == "ephemeral parent e"
+
+
+def test_manifest_records_inlined_ephemeral_code() -> None:
+    from freshlens.state.artifacts import ManifestNode, NodeFingerprint, Relation, _attach_ephemeral_code
+
+    def node(uid: str, mat: str, deps: tuple[str, ...], code: str) -> ManifestNode:
+        fp = NodeFingerprint(
+            code, code, "", "", mat, Relation(None, None, None, None), deps, (), (), None, None
+        )
+        return ManifestNode(uid, "model", uid.split(".")[-1], "p", "", "sql", fp)
+
+    nodes = {
+        "model.p.e1": node("model.p.e1", "ephemeral", (), "h1"),
+        "model.p.e2": node("model.p.e2", "ephemeral", ("model.p.e1",), "h2"),
+        "model.p.m": node("model.p.m", "table", ("model.p.e2",), "hm"),
+    }
+    _attach_ephemeral_code(nodes)
+    assert nodes["model.p.m"].fingerprint.ephemeral_code == (("model.p.e1", "h1"), ("model.p.e2", "h2"))
+    from freshlens.state.store import fingerprint_from_json, fingerprint_to_json
+
+    fp = nodes["model.p.m"].fingerprint
+    assert fingerprint_from_json(fingerprint_to_json(fp)) == fp
