@@ -164,3 +164,25 @@ async def test_file_deleted_outside_the_editor_clears_its_diagnostics(lsp_client
         )
     )
     await _wait_diag(lsp_client, uri, lambda d: len(d) == 0)
+
+
+async def test_refactor_offers_the_dbt_state_equivalent(lsp_client: LanguageClient) -> None:
+    root: Path = lsp_client.root  # type: ignore[attr-defined]
+    uri = (root / "models/schema.yml").as_uri()
+    lsp_client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="yaml", version=1, text=PROJECT["models/schema.yml"]
+            )
+        )
+    )
+    at = types.Position(line=4, character=8)  # on `freshness:`
+    actions = await lsp_client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=at, end=at),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    titles = [a.title for a in actions or []]
+    assert "Add the dbt State equivalent (state: {lag_tolerance: 1d, require_fresh_data_from: all})" in titles

@@ -118,3 +118,28 @@ def _move_into_config(span: Span, lines: list[str]) -> Fix | None:
     if cfg is None:
         return Fix(title, (Edit(Span(span.line, 0, end, 0), " " * indent + "config:\n" + moved),))
     return Fix(title, (Edit(Span(cfg + 1, 0, cfg + 1, 0), moved), Edit(Span(span.line, 0, end, 0), "")))
+
+
+def state_equivalent(count: int, period: str, updates_on: str) -> str:
+    """dbt State's equivalent of a build_after (spec dbt-state.md §7.1, D19): lag_tolerance + policy."""
+    unit = {"minute": "m", "hour": "h", "day": "d"}[period]
+    parts = [f"lag_tolerance: {count}{unit}" if count > 0 else "lag_tolerance: 0s"]
+    if updates_on == "all":
+        parts.append("require_fresh_data_from: all")
+    return "{" + ", ".join(parts) + "}"
+
+
+def add_state_block(key: Span, lines: list[str], state_key: str, block: str) -> Fix | None:
+    """Insert ``state_key: block`` as a sibling after the ``freshness`` entry whose key is at ``key``."""
+    if key.line >= len(lines):
+        return None
+    indent = key.col
+    end = _block_end(lines, key.line, indent)
+    for i in range(max(0, key.line - 50), min(len(lines), end + 50)):
+        t = lines[i]
+        if len(t) - len(t.lstrip(" ")) == indent and t.strip().startswith(
+            (state_key + ":", "state:", "+state:")
+        ):
+            return None  # a state block is already there
+    text = " " * indent + f"{state_key}: {block}\n"
+    return Fix(f"Add the dbt State equivalent ({state_key}: {block})", (Edit(Span(end, 0, end, 0), text),))

@@ -508,10 +508,14 @@ async def cmd_clear(ls: FreshlensServer, *args: Any) -> None:
 
 @server.feature(
     types.TEXT_DOCUMENT_CODE_ACTION,
-    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
+    types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite]
+    ),
 )
-def code_action(ls: FreshlensServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+async def code_action(ls: FreshlensServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     from freshlens.lsp.actions import quick_fix
+
+    await ls.ready.wait()
     from freshlens.model import Span
 
     doc = ls.workspace.get_text_document(params.text_document.uri)
@@ -535,19 +539,7 @@ def code_action(ls: FreshlensServer, params: types.CodeActionParams) -> list[typ
         )
         if qf is None:
             continue
-        edits = [
-            types.TextEdit(
-                range=codec.range_to_client_units(
-                    doc.lines,
-                    types.Range(
-                        start=types.Position(line=e.span.line, character=e.span.col),
-                        end=types.Position(line=e.span.end_line, character=e.span.end_col),
-                    ),
-                ),
-                new_text=e.new_text,
-            )
-            for e in qf.edits
-        ]
+        edits = _text_edits(qf.edits, codec, doc.lines)
         out.append(
             types.CodeAction(
                 title=f"{qf.title} ({diag.code})",
@@ -557,7 +549,65 @@ def code_action(ls: FreshlensServer, params: types.CodeActionParams) -> list[typ
                 is_preferred=True,
             )
         )
+    out.extend(_migration_actions(ls, doc, lines, params))
     return out
+
+
+def _text_edits(edits: Any, codec: Any, lines: Any) -> list[types.TextEdit]:
+    return [
+        types.TextEdit(
+            range=codec.range_to_client_units(
+                lines,
+                types.Range(
+                    start=types.Position(line=e.span.line, character=e.span.col),
+                    end=types.Position(line=e.span.end_line, character=e.span.end_col),
+                ),
+            ),
+            new_text=e.new_text,
+        )
+        for e in edits
+    ]
+
+
+def _migration_actions(
+    ls: FreshlensServer, doc: Any, lines: list[str], params: types.CodeActionParams
+) -> list[types.CodeAction]:
+    """On a YAML `freshness` whose build_after is literal: offer the dbt State equivalent next to it."""
+    from freshlens.index import plain
+    from freshlens.lsp.actions import add_state_block, state_equivalent
+
+    path = to_fs_path(params.text_document.uri)
+    if not path or ls.ws is None or not path.endswith((".yml", ".yaml")):
+        return []
+    codec = ls.workspace.position_codec
+    pos = codec.position_from_client_units(doc.lines, params.range.start)
+    for proj in ls.ws.projects_for(path):
+        if proj.index is None:
+            continue
+        for node in proj.index.models():
+            for st in node.settings.get("freshness", []):
+                if st.path != path or not st.key_node.span.contains(pos.line, pos.character):
+                    continue
+                v = plain(st.value)
+                ba = v.get("build_after") if isinstance(v, dict) else None
+                if not isinstance(ba, dict):
+                    return []
+                c, p, u = ba.get("count"), ba.get("period"), ba.get("updates_on") or "any"
+                if not isinstance(c, int) or isinstance(c, bool) or p not in ("minute", "hour", "day"):
+                    return []
+                key = "+state" if st.layer == "dbt_project.yml" else "state"
+                fix = add_state_block(st.key_node.span, lines, key, state_equivalent(c, str(p), str(u)))
+                if fix is None:
+                    return []
+                edits = _text_edits(fix.edits, codec, doc.lines)
+                return [
+                    types.CodeAction(
+                        title=fix.title,
+                        kind=types.CodeActionKind.RefactorRewrite,
+                        edit=types.WorkspaceEdit(changes={doc.uri: edits}),
+                    )
+                ]
+    return []
 
 
 def serve() -> None:

@@ -149,3 +149,51 @@ def test_drop_loaded_at_refuses_flow_style() -> None:
         )
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("count", "period", "updates_on", "want"),
+    [
+        (4, "hour", "any", "{lag_tolerance: 4h}"),
+        (1, "day", "all", "{lag_tolerance: 1d, require_fresh_data_from: all}"),
+        (0, "minute", "any", "{lag_tolerance: 0s}"),
+    ],
+)
+def test_state_equivalent_of_build_after(count: int, period: str, updates_on: str, want: str) -> None:
+    """dbt-state.md §7.1 / D19: count+period -> lag_tolerance, updates_on -> require_fresh_data_from."""
+    from freshlens.lsp.actions import state_equivalent
+
+    assert state_equivalent(count, period, updates_on) == want
+
+
+def test_adding_the_state_equivalent_keeps_the_file_valid_and_equivalent(tmp_path: Path) -> None:
+    from freshlens.lsp.actions import add_state_block
+
+    text = (
+        "version: 2\nmodels:\n  - name: m\n    config:\n      freshness:\n        build_after:\n"
+        "          count: 4\n          period: hour\n          updates_on: all\n      materialized: table\n"
+    )
+    files = {
+        "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+        "models/m.sql": "select 1",
+        "models/s.yml": text,
+    }
+    for rel, t in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(t)
+    fix = add_state_block(
+        Span(4, 6, 4, 15), text.split("\n"), "state", "{lag_tolerance: 4h, require_fresh_data_from: all}"
+    )
+    assert fix is not None
+    new = apply(text, fix.edits)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    ws.update_file(str(tmp_path / "models/s.yml"), new)
+    idx = next(iter(ws.projects.values())).index
+    assert idx is not None
+    m = idx.nodes["model.p.m"]
+    assert m.eff("state").value == {"lag_tolerance": "4h", "require_fresh_data_from": "all"}
+    assert m.materialized == "table"
+    assert [f.code for f in ws.all_findings() if f.severity == 1] == []
+    # once there, it is not offered again
+    assert add_state_block(Span(4, 6, 4, 15), new.split("\n"), "state", "{lag_tolerance: 4h}") is None
