@@ -155,45 +155,27 @@ def list_resource_files(
     def base(p: str) -> str:
         return os.path.normpath(os.path.join(project_dir, p))
 
-    for mp in model_paths:
-        b = base(mp)
-        for full, rel in _walk(b, project_dir, ignore):
-            out.rel[full] = (b, rel)
-            if full.endswith(".sql"):
-                out.sql_models.append(full)
-            elif full.endswith(".py"):
-                out.py_models.append(full)
-            elif full.endswith((".yml", ".yaml")):
-                out.props.append(full)
-    for sp in seed_paths:
-        b = base(sp)
-        for full, rel in _walk(b, project_dir, ignore):
-            out.rel[full] = (b, rel)
-            if full.endswith((".csv", ".parquet")):
-                out.seeds.append(full)
-            elif full.endswith((".yml", ".yaml")):
-                out.props.append(full)
-    for sp in snapshot_paths:
-        b = base(sp)
-        for full, rel in _walk(b, project_dir, ignore):
-            out.rel[full] = (b, rel)
-            if full.endswith(".sql"):
-                out.snapshots.append(full)
-            elif full.endswith((".yml", ".yaml")):
-                out.props.append(full)
-    for ap in analysis_paths:
-        b = base(ap)
-        for full, rel in _walk(b, project_dir, ignore):
-            out.rel[full] = (b, rel)
-            if full.endswith(".sql"):
-                out.analyses.append(full)
-            elif full.endswith((".yml", ".yaml")):
-                out.props.append(full)
-    for mp in macro_paths or []:
-        b = base(mp)
-        for full, _rel in _walk(b, project_dir, ignore):
-            if full.endswith(".sql"):
-                out.macros.append(full)
+    # (resource paths, file kinds by extension): properties YAML can sit in any of them
+    roles: list[tuple[list[str], dict[str, list[str]], bool]] = [
+        (model_paths, {".sql": out.sql_models, ".py": out.py_models}, True),
+        (seed_paths, {".csv": out.seeds, ".parquet": out.seeds}, True),
+        (snapshot_paths, {".sql": out.snapshots}, True),
+        (analysis_paths, {".sql": out.analyses}, True),
+        (macro_paths or [], {".sql": out.macros}, False),
+    ]
+    for paths, kinds, has_props in roles:
+        for rp in paths:
+            b = base(rp)
+            for full, rel in _walk(b, project_dir, ignore):
+                ext = os.path.splitext(full)[1]
+                if ext in kinds:
+                    kinds[ext].append(full)
+                elif has_props and ext in (".yml", ".yaml"):
+                    out.props.append(full)
+                else:
+                    continue
+                if has_props:
+                    out.rel[full] = (b, rel)
     # de-duplicate (a folder listed twice, or nested resource paths)
     for name in ("sql_models", "py_models", "props", "seeds", "snapshots", "analyses", "macros"):
         lst = getattr(out, name)
