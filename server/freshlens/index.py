@@ -385,16 +385,18 @@ def project_settings(pf: ProjectFile, resource: str, parts: list[str]) -> list[t
     return base
 
 
-def _config_settings(m: YMap | None, path: str, layer: str, conditional: bool = False) -> list[Setting]:
+def config_settings(m: YMap | None, path: str, layer: str, conditional: bool = False) -> list[Setting]:
+    """One ``Setting`` per key of a config mapping (a ``config:`` block, or a ``config()`` call's arguments)."""
     if m is None:
         return []
     return [Setting(str(p.key.value), p.key, p.value, path, layer, conditional) for p in m.items]
 
 
-def _call_settings(calls: list[ConfigCall], path: str) -> list[Setting]:
+def call_settings(calls: list[ConfigCall], path: str) -> list[Setting]:
+    """The settings of a file's ``config()`` calls, in order (a later call wins)."""
     out: list[Setting] = []
     for c in calls:
-        out.extend(_config_settings(c.args, path, "sql", c.conditional))
+        out.extend(config_settings(c.args, path, "sql", c.conditional))
     return out
 
 
@@ -750,14 +752,12 @@ def _collect_settings(idx: ProjectIndex, node: Node) -> None:
     if pkg_files is not idx.root:  # the root project's dbt_project.yml applies again last (P1)
         layers += [s for _d, s in project_settings(idx.root.project, resource, parts)]
     if node.props is not None and node.props_path is not None:
-        layers += _config_settings(node.props.config, node.props_path, "properties")
+        layers += config_settings(node.props.config, node.props_path, "properties")
         if node.version_entry is not None:
             vcfg = node.version_entry.get("config")
-            layers += _config_settings(
-                vcfg if isinstance(vcfg, YMap) else None, node.props_path, "properties"
-            )
+            layers += config_settings(vcfg if isinstance(vcfg, YMap) else None, node.props_path, "properties")
     if node.path is not None:
-        layers += _call_settings(node.configs, node.path)
+        layers += call_settings(node.configs, node.path)
     settings: dict[str, list[Setting]] = {}
     for s in layers:
         key = s.key.replace("-", "_") if s.key in ("pre-hook", "post-hook") else s.key

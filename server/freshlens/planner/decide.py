@@ -376,12 +376,16 @@ def _d6(now: SourceFreshnessNow) -> str:
     return "not measurable, D6"
 
 
+def _kind_name(uid: str, inp: PlanInputs) -> tuple[str, str]:
+    """("model", "stg_orders") for a node id, from the index when it is there."""
+    node = inp.index.nodes.get(uid)
+    return (node.resource_type, node.display) if node else (uid.split(".")[0], uid)
+
+
 def _node_parent_status(
     pid: str, ns: NodeState, inp: PlanInputs, done: Mapping[str, Decision]
 ) -> ParentStatus:
-    pnode = inp.index.nodes.get(pid)
-    kind = pnode.resource_type if pnode else pid.split(".")[0]
-    name = pnode.display if pnode else pid
+    kind, name = _kind_name(pid, inp)
     pd = done.get(pid)
     if pd is not None and pd.action == BUILD:
         return ParentStatus(pid, kind, True, f"{kind} {name} builds in this run", inp.at)
@@ -712,9 +716,7 @@ def _leaf_time(leaf: str, inp: PlanInputs, done: Mapping[str, Decision]) -> Pare
         if now.counts_as_new_data or now.max_loaded_at is None:
             return ParentStatus(leaf, "source", None, f"source {name}: time unknown ({_d6(now)})")
         return ParentStatus(leaf, "source", None, f"source {name}", now.max_loaded_at)
-    p = inp.index.nodes.get(leaf)
-    kind = p.resource_type if p else leaf.split(".")[0]
-    name = p.display if p else leaf
+    kind, name = _kind_name(leaf, inp)
     pd = done.get(leaf)
     if pd is not None and pd.action == BUILD:
         return ParentStatus(leaf, kind, None, f"{kind} {name} builds in this run", inp.at)

@@ -7,9 +7,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from freshlens.index import ProjectIndex, Setting
+from freshlens.index import ProjectIndex, Setting, call_settings, config_settings
 from freshlens.model import Finding, Loc, ParseProblem, Related, Severity
-from freshlens.project.yamlpos import YMap, YScalar, YSeq
+from freshlens.project.yamlpos import YMap, YSeq
 from freshlens.rules.codes import CODES
 
 # The config keys whose written values the rules inspect site by site.
@@ -124,56 +124,24 @@ def _all_sites(idx: ProjectIndex, scope: frozenset[str] | None) -> Iterator[Site
             if not wanted(path):
                 continue
             for entry in props.entries:
-                for holder, where_ in ((entry.config, "properties"), (entry.node, "properties-top")):
-                    if isinstance(holder, YMap):
-                        for p in holder.items:
-                            yield Site(
-                                Setting(str(p.key.value), p.key, p.value, path, "properties"),
-                                entry.kind,
-                                where_,
-                            )
-                for _v, _vs, ventry in entry.versions:
-                    vc = ventry.get("config")
-                    if isinstance(vc, YMap):
-                        for p in vc.items:
-                            yield Site(
-                                Setting(str(p.key.value), p.key, p.value, path, "properties"),
-                                entry.kind,
-                                "properties",
-                            )
+                configs = [entry.config] + [v.get("config") for _v, _s, v in entry.versions]
+                for m in configs:
+                    for st in config_settings(m if isinstance(m, YMap) else None, path, "properties"):
+                        yield Site(st, entry.kind, "properties")
+                for st in config_settings(entry.node, path, "properties"):
+                    yield Site(st, entry.kind, "properties-top")
                 # data tests with a config block under columns / data_tests
                 yield from _test_sites(entry.node, path)
             for src in props.sources:
                 for cfg in [src.config, *(t.config for t in src.tables)]:
-                    if isinstance(cfg, YMap):
-                        for p in cfg.items:
-                            yield Site(
-                                Setting(str(p.key.value), p.key, p.value, path, "properties"),
-                                "sources",
-                                "properties",
-                            )
-        for path, sql in pkg.sql.items():
-            if not wanted(path):
-                continue
-            for call in sql.configs:
-                for p in call.args.items:
-                    yield Site(
-                        Setting(str(p.key.value), p.key, p.value, path, "sql", call.conditional),
-                        "models",
-                        "sql",
-                    )
-        for path, py in pkg.py.items():
-            if not wanted(path):
-                continue
-            for call in py.configs:
-                for p in call.args.items:
-                    yield Site(Setting(str(p.key.value), p.key, p.value, path, "sql"), "models", "sql")
-        for path, snap in pkg.snapshots.items():
-            if not wanted(path):
-                continue
-            for call in snap.configs:
-                for p in call.args.items:
-                    yield Site(Setting(str(p.key.value), p.key, p.value, path, "sql"), "snapshots", "sql")
+                    for st in config_settings(cfg, path, "properties"):
+                        yield Site(st, "sources", "properties")
+        # config() calls: SQL and Python models, SQL snapshots
+        for files, resource in ((pkg.sql, "models"), (pkg.py, "models"), (pkg.snapshots, "snapshots")):
+            for path, f in files.items():
+                if wanted(path):
+                    for st in call_settings(f.configs, path):
+                        yield Site(st, resource, "sql")
 
 
 def _test_sites(entry: YMap, path: str) -> Iterator[Site]:
@@ -197,14 +165,5 @@ def _test_sites(entry: YMap, path: str) -> Iterator[Site]:
             for p in t.items:
                 if isinstance(p.value, YMap):
                     cfg = p.value.get("config")
-                    if isinstance(cfg, YMap):
-                        for q in cfg.items:
-                            yield Site(
-                                Setting(str(q.key.value), q.key, q.value, path, "properties"),
-                                "data_tests",
-                                "properties",
-                            )
-
-
-def key_text(k: YScalar) -> str:
-    return str(k.value)
+                    for st in config_settings(cfg if isinstance(cfg, YMap) else None, path, "properties"):
+                        yield Site(st, "data_tests", "properties")
