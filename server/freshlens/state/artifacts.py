@@ -407,6 +407,16 @@ def _attach_ephemeral_code(nodes: dict[str, ManifestNode]) -> None:
             )
 
 
+def _relation(r: _Reader, obj: JSONDict, where: str, identifier_key: str) -> Relation:
+    """database/schema/identifier of a manifest entry (``alias`` for nodes, ``identifier`` for sources)."""
+    return Relation(
+        database=r.opt_text(obj.get("database"), f"{where}.database"),
+        schema=r.opt_text(obj.get("schema"), f"{where}.schema"),
+        identifier=r.opt_text(obj.get(identifier_key), f"{where}.{identifier_key}"),
+        relation_name=r.opt_text(obj.get("relation_name"), f"{where}.relation_name"),
+    )
+
+
 def read_manifest(path: str | Path) -> Manifest:
     """Read ``manifest.json`` v12: models, seeds, snapshots and tests, sources, macro body hashes."""
     p = Path(path)
@@ -447,12 +457,7 @@ def read_manifest(path: str | Path) -> Manifest:
             checksum=f"{checksum.get('name', '')}:{checksum.get('checksum', '')}",
             config_sha256=config_fingerprint(unrendered),
             materialized=r.opt_text(config.get("materialized"), f"{where}.config.materialized"),
-            relation=Relation(
-                database=r.opt_text(node.get("database"), f"{where}.database"),
-                schema=r.opt_text(node.get("schema"), f"{where}.schema"),
-                identifier=r.opt_text(node.get("alias"), f"{where}.alias"),
-                relation_name=r.opt_text(node.get("relation_name"), f"{where}.relation_name"),
-            ),
+            relation=_relation(r, node, where, "alias"),
             depends_on_nodes=r.texts(depends_on.get("nodes"), f"{where}.depends_on.nodes"),
             depends_on_macros=direct_macros,
             macro_hashes=tuple(
@@ -482,12 +487,7 @@ def read_manifest(path: str | Path) -> Manifest:
             unique_id=uid,
             source_name=r.text(src.get("source_name"), f"{where}.source_name"),
             name=r.text(src.get("name"), f"{where}.name"),
-            relation=Relation(
-                database=r.opt_text(src.get("database"), f"{where}.database"),
-                schema=r.opt_text(src.get("schema"), f"{where}.schema"),
-                identifier=r.opt_text(src.get("identifier"), f"{where}.identifier"),
-                relation_name=r.opt_text(src.get("relation_name"), f"{where}.relation_name"),
-            ),
+            relation=_relation(r, src, where, "identifier"),
             loaded_at_field=r.opt_text(src.get("loaded_at_field"), f"{where}.loaded_at_field"),
             loaded_at_query=r.opt_text(src.get("loaded_at_query"), f"{where}.loaded_at_query"),
             freshness=freshness if isinstance(freshness, dict) else None,

@@ -164,3 +164,15 @@ def test_incremental_edits_match_a_full_reload(tmp_path: Path) -> None:
         assert {u: n.effective.get("freshness").value for u, n in idx.nodes.items()} == {
             u: n.effective.get("freshness").value for u, n in fidx.nodes.items()
         }
+
+
+def test_serve_accepts_the_stdio_flag_clients_pass() -> None:
+    """Many LSP clients start servers with `--stdio`; the server reads stdio either way."""
+    done = subprocess.run(
+        [sys.executable, "-m", "freshlens", "serve", "--stdio"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
