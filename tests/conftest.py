@@ -25,3 +25,6 @@ def project(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+# The throwaway PostgreSQL cluster (pg_cluster, pg_dsn): see tests/pgcluster.py.
+from pgcluster import pg_cluster, pg_dsn  # noqa: E402, F401
