@@ -30,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="report config problems (exit 1 on errors)")
     c.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
     c.add_argument("--format", choices=("text", "json"), default="text")
+    ls = sub.add_parser("ls", help="list nodes and sources as dbt's manifest.json would")
+    ls.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
+    ls.add_argument("--format", choices=("text", "json"), default="text")
+    ls.add_argument("--vars", default="", help="var overrides as a YAML mapping, as dbt's --vars")
     srv = sub.add_parser("serve", help="run the language server over stdio")
     srv.add_argument(
         "--stdio", action="store_true", help="accepted for clients that pass it (stdio is the default)"
@@ -225,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "check":
         return check(args.paths, args.format)
+    if args.cmd == "ls":
+        from freshlens.listing import ls_cmd
+
+        return ls_cmd(args.paths, args.format, args.vars)
     if args.cmd == "plan":
         return plan_cmd(args)
     if args.cmd == "explain":

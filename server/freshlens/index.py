@@ -291,6 +291,7 @@ class ProjectIndex:
     names: dict[str, list[Node]] = field(default_factory=dict)  # node name -> nodes (for ref resolution)
     macro_hashes: dict[str, str] = field(default_factory=dict)  # macro unique id -> sha256 of its block
     source_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (source, table) -> unique id
+    vars: dict[str, Any] = field(default_factory=dict)  # the user's var overrides (dbt's --vars)
 
     @property
     def name(self) -> str:
@@ -578,8 +579,11 @@ def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def build_index(root: PackageFiles, packages: list[PackageFiles]) -> ProjectIndex:
-    idx = ProjectIndex(root, packages)
+def build_index(
+    root: PackageFiles, packages: list[PackageFiles], vars: dict[str, Any] | None = None
+) -> ProjectIndex:
+    """Link the parsed files of a project and its packages; ``vars`` are the user's overrides."""
+    idx = ProjectIndex(root, packages, vars=dict(vars or {}))
     by_name: dict[tuple[str, str], Node] = {}
     for pkg in [root, *packages]:
         pname = pkg.project.name or os.path.basename(pkg.dir)

@@ -82,8 +82,12 @@ def _norm(path: str) -> str:
 
 
 class Workspace:
-    def __init__(self, roots: list[str], overlay: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, roots: list[str], overlay: dict[str, str] | None = None, vars: dict[str, Any] | None = None
+    ) -> None:
         self.roots = [_norm(r) for r in roots]
+        # the user's var overrides (dbt's --vars; the CLI's --vars, the editor's `vars` setting)
+        self.vars: dict[str, Any] = dict(vars or {})
         self.overlay: dict[str, str] = {_norm(k): v for k, v in (overlay or {}).items()}
         self.cache: dict[str, Parsed] = {}
         self.projects: dict[str, Project] = {}
@@ -191,7 +195,7 @@ class Workspace:
                 self._package(_norm(p), False, proj.listings)
                 for p in discovery.installed_packages(proj.dir, root.project.packages_install_path)
             ]
-            idx = build_index_with_context(root, pkgs)
+            idx = build_index_with_context(root, pkgs, vars=self.vars)
             proj.index = idx
             proj.files = {
                 proj.project_file,
@@ -400,9 +404,11 @@ class Workspace:
 # project context: adapter type (profiles.yml) and relation types (catalog.json)
 
 
-def build_index_with_context(root: PackageFiles, pkgs: list[PackageFiles]) -> ProjectIndex:
+def build_index_with_context(
+    root: PackageFiles, pkgs: list[PackageFiles], vars: dict[str, Any] | None = None
+) -> ProjectIndex:
     catalog = read_catalog_types(os.path.join(root.dir, root.project.target_path, "catalog.json"))
-    idx = build_index(root, pkgs)
+    idx = build_index(root, pkgs, vars=vars)
     idx.adapter_type = adapter_type(root.dir, root.project.profile)
     if catalog:
         idx.catalog_types = catalog
