@@ -137,6 +137,9 @@ class StateSnapshot:
     sources: Mapping[str, SourceState]
     cleared_at: datetime | None  # last "clear state" (D15); builds before it are forgotten
     last_run_at: datetime | None  # generated_at of the newest run_results ingested
+    # where that run came from: its artifacts folder, or the origin given to ingest ("dbt platform job 1,
+    # run 2", an s3:// URL)
+    last_run_source: str | None = None
 
     def node(self, unique_id: str) -> NodeState | None:
         return self.nodes.get(unique_id)

@@ -21,7 +21,7 @@ Public API::
 
     default_state_path(project_root) -> Path            # <project>/.freshlens/state.db
     StateStore(path)                                      # creates the file and parent dirs
-    StateStore.ingest(directory) -> IngestReport
+    StateStore.ingest(directory, origin=None) -> IngestReport
     StateStore.clear() -> None
     StateStore.snapshot() -> StateSnapshot
     StateStore.close()
@@ -315,8 +315,13 @@ class StateStore:
 
     # ------------------------------------------------------------------------------------- ingest
 
-    def ingest(self, directory: str | Path) -> IngestReport:
-        """Merge one run's artifacts directory into the store (one transaction; see the module docs)."""
+    def ingest(self, directory: str | Path, origin: str | None = None) -> IngestReport:
+        """Merge one run's artifacts directory into the store (one transaction; see the module docs).
+
+        ``origin`` says where the run came from when ``directory`` is only a download folder (e.g.
+        ``dbt platform job 123, run 456`` or an ``s3://`` URL); it is recorded instead of the folder, and
+        every step of one run should pass the same origin (its artifacts then count as one run).
+        """
         d = Path(directory)
         if not d.is_dir():
             raise ArtifactError(f"{d}: not a directory. Give the run's target/ directory (or a copy of it).")
@@ -338,7 +343,7 @@ class StateStore:
         sources = read_sources(names["sources.json"]) if "sources.json" in present else None
         catalog = read_catalog(names["catalog.json"]) if "catalog.json" in present else None
 
-        report = IngestReport(directory=str(d))
+        report = IngestReport(directory=origin or str(d))
         with self._transaction():
             if manifest is not None:
                 self._ingest_manifest(manifest, report)
@@ -588,14 +593,16 @@ class StateStore:
             )
 
         last_run = self._db.execute(
-            "SELECT MAX(generated_at) AS t FROM ingested WHERE kind = 'run_results'"
+            "SELECT generated_at AS t, source_dir FROM ingested WHERE kind = 'run_results' "
+            "ORDER BY generated_at DESC LIMIT 1"
         ).fetchone()
         return StateSnapshot(
             origin=self.path,
             nodes=nodes,
             sources=sources,
             cleared_at=self.cleared_at,
-            last_run_at=_parse_opt(last_run["t"]),
+            last_run_at=None if last_run is None else _parse_opt(last_run["t"]),
+            last_run_source=None if last_run is None else last_run["source_dir"],
         )
 
     @staticmethod
@@ -660,6 +667,7 @@ def load_state(path_or_dir: str | Path) -> StateSnapshot:
             sources=snap.sources,
             cleared_at=None,
             last_run_at=snap.last_run_at,
+            last_run_source=snap.last_run_source,
         )
     if not p.is_file():
         raise StateStoreError(

@@ -245,3 +245,15 @@ def test_failed_data_test_is_reported_on_the_model(artifacts: Path, tmp_path: Pa
     snap = load_state(run)
     assert snap.nodes[CUST].failed_tests == ("test.tiny.unique_customer_orders_id.0203a20446",)
     assert snap.nodes[STG].failed_tests == ()
+
+
+def test_ingest_records_where_the_run_came_from(artifacts: Path, tmp_path: Path) -> None:
+    # A run downloaded to a scratch folder is remembered by its origin, not by the folder.
+    with StateStore(tmp_path / "s.db") as store:
+        rep = store.ingest(artifacts / "run1", origin="dbt platform job 7, run 70")
+        assert rep.directory == "dbt platform job 7, run 70"
+        assert store.snapshot().last_run_source == "dbt platform job 7, run 70"
+        store.ingest(artifacts / "run2")
+        snap = store.snapshot()
+    assert snap.last_run_source == str(artifacts / "run2")
+    assert load_state(artifacts / "run1").last_run_source == str(artifacts / "run1")
