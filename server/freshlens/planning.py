@@ -121,12 +121,12 @@ def _source_specs(idx: ProjectIndex) -> list[SourceSpec]:
 
 def duckdb_path(project_dir: str) -> str | None:
     """The DuckDB file of the project's profile (profiles.yml inside the project), if it is DuckDB."""
+    from freshlens.project.reading import read_text
     from freshlens.project.yamlpos import YamlError, YMap, parse_yaml
 
     try:
-        with open(os.path.join(project_dir, "profiles.yml"), encoding="utf-8") as fh:
-            node = parse_yaml(fh.read())
-    except (OSError, YamlError):
+        node = parse_yaml(read_text(os.path.join(project_dir, "profiles.yml")))
+    except (OSError, YamlError, UnicodeDecodeError):
         return None
     if not isinstance(node, YMap):
         return None

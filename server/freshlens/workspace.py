@@ -17,24 +17,24 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from freshlens.index import PackageFiles, ProjectIndex, build_index, refresh_node, refresh_props
-from freshlens.model import Finding, Loc, ParseProblem, Severity, Span
+from freshlens.model import Finding, ParseProblem, Severity, Span
 from freshlens.project import discovery
 from freshlens.project.files import (
     ProjectFile,
     PropsFile,
     PyFile,
     SqlFile,
+    not_analysed,
     parse_project_file,
     parse_props_file,
     parse_python_file,
     parse_sql_file,
 )
-from freshlens.project.text import decode
+from freshlens.project.reading import read_project_file, read_text
 from freshlens.project.yamlpos import YamlError, YMap, parse_yaml
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
 T = TypeVar("T")
 
 Reader = Callable[[str], "str | None"]
@@ -103,46 +103,28 @@ class Workspace:
         if path in self.overlay:
             text = self.overlay[path]
         else:
-            try:
-                size = os.path.getsize(path)
-                if size > MAX_FILE_BYTES:
-                    text = ""
-                    problem = ParseProblem(
-                        "FL008",
-                        f"this file is {size // 1024 // 1024} MB; freshlens skips files over "
-                        f"{MAX_FILE_BYTES // 1024 // 1024} MB. Split it if it holds dbt configs.",
-                        Loc(path, Span(0, 0, 0, 0)),
-                        Severity.WARNING,
-                    )
-                else:
-                    with open(path, "rb") as fh:
-                        text, why = decode(fh.read())
-                    if why:
-                        problem = ParseProblem("FL008", why, Loc(path, Span(0, 0, 0, 1)))
-            except OSError as exc:
-                text = ""
-                problem = ParseProblem(
-                    "FL008",
-                    f"cannot read this file ({exc.strerror}); check its permissions",
-                    Loc(path, Span(0, 0, 0, 0)),
-                )
-        parsed = Parsed(text, self._parse(path, text), problem)
+            text, problem = read_project_file(path)
+        try:
+            value = self._parse(path, text)
+        except Exception as exc:  # our bug: never let one file stop the project, and say so on the file
+            log.exception("freshlens failed to parse %s", path)
+            value = None
+            problem = not_analysed(path, f"freshlens failed on it ({type(exc).__name__}); please report this")
+        parsed = Parsed(text, value, problem)
         self.cache[path] = parsed
         return parsed
 
-    def _parse(self, path: str, text: str) -> Any:
+    @staticmethod
+    def _parse(path: str, text: str) -> Any:
         base = os.path.basename(path)
-        try:
-            if base == "dbt_project.yml":
-                return parse_project_file(path, text)
-            if path.endswith((".yml", ".yaml")):
-                return parse_props_file(path, text)
-            if path.endswith(".sql"):
-                return parse_sql_file(path, text)
-            if path.endswith(".py"):
-                return parse_python_file(path, text)
-        except Exception:  # our bug: never let one file stop the project
-            log.exception("freshlens failed to parse %s", path)
+        if base == "dbt_project.yml":
+            return parse_project_file(path, text)
+        if path.endswith((".yml", ".yaml")):
+            return parse_props_file(path, text)
+        if path.endswith(".sql"):
+            return parse_sql_file(path, text)
+        if path.endswith(".py"):
+            return parse_python_file(path, text)
         return None
 
     # -- loading ----------------------------------------------------------------------------
@@ -207,9 +189,16 @@ class Workspace:
                 *root.macros,
             }
             proj.findings = self._check(proj)
-        except Exception:
+        except Exception as exc:  # our bug: say so on dbt_project.yml instead of reporting a clean project
             log.exception("freshlens failed to index %s", proj.dir)
-            proj.findings = {}
+            from freshlens.rules.base import finding
+
+            p = not_analysed(
+                proj.project_file,
+                f"freshlens failed while indexing this project ({type(exc).__name__}), so none of its "
+                "files were checked; please report this",
+            )
+            proj.findings = {p.loc.path: [finding(p.code, p.message, p.loc, severity=p.severity)]}
 
     def _check(self, proj: Project, scope: frozenset[str] | None = None) -> dict[str, list[Finding]]:
         from freshlens.rules import run_rules
@@ -428,8 +417,7 @@ def adapter_type(project_dir: str, profile: str | None) -> str | None:
     candidates.append(os.path.join(os.path.expanduser("~"), ".dbt", "profiles.yml"))
     for c in candidates:
         try:
-            with open(c, encoding="utf-8") as fh:
-                node = parse_yaml(fh.read())
+            node = parse_yaml(read_text(c))
         except (OSError, YamlError, UnicodeDecodeError):
             continue
         if not isinstance(node, YMap):
@@ -455,13 +443,17 @@ def adapter_type(project_dir: str, profile: str | None) -> str | None:
 
 def read_catalog_types(path: str) -> dict[str, str]:
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
+        data = json.loads(read_text(path, None))  # catalog.json is generated: no size limit
+    except (OSError, ValueError, RecursionError):
         return {}
     out: dict[str, str] = {}
+    if not isinstance(data, dict):
+        return out
     for section in ("sources", "nodes"):
-        for uid, entry in (data.get(section) or {}).items():
+        entries = data.get(section)
+        if not isinstance(entries, dict):
+            continue
+        for uid, entry in entries.items():
             try:
                 out[uid] = str(entry["metadata"]["type"]).upper()
             except (KeyError, TypeError):

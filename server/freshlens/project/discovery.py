@@ -6,6 +6,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from freshlens.project.reading import read_bytes
+
 SKIP_DIRS = {".git", "node_modules", "target", "logs", ".venv", "venv", "__pycache__", ".freshlens", ".tox"}
 
 
@@ -93,8 +95,7 @@ class IgnoreRules:
 def load_ignore(project_dir: str) -> IgnoreRules:
     p = os.path.join(project_dir, ".dbtignore")
     try:
-        with open(p, encoding="utf-8", errors="replace") as fh:
-            return IgnoreRules(fh.readlines())
+        return IgnoreRules(read_bytes(p).decode("utf-8", errors="replace").splitlines())
     except OSError:
         return IgnoreRules([])
 

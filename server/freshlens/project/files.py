@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from freshlens.model import Dynamic, Loc, ParseProblem, Severity, Span
+from freshlens.project.limits import MAX_NESTING
 from freshlens.project.sqlscan import ConfigCall, RefCall, SqlScan, scan_sql
 from freshlens.project.text import LineIndex
-from freshlens.project.yamlpos import YamlError, YMap, YNode, YPair, YScalar, YSeq, parse_yaml
+from freshlens.project.yamlpos import YamlError, YamlLimit, YMap, YNode, YPair, YScalar, YSeq, parse_yaml
 
 # ------------------------------------------------------------------------------------------------
 # YAML helpers shared by the parsers
@@ -48,10 +49,39 @@ def yaml_problems(path: str, node: YNode | None, out: list[ParseProblem]) -> Non
             stack.extend(n.items)
 
 
+def not_analysed(path: str, why: str, span: Span | None = None) -> ParseProblem:
+    """FL011: freshlens did not analyse (part of) this file; ``why`` names the limit or the cause."""
+    return ParseProblem(
+        "FL011",
+        f"freshlens did not analyse this file: {why}. Its configs, refs and sources are not checked.",
+        Loc(path, span or Span(0, 0, 0, 0)),
+        Severity.WARNING,
+    )
+
+
+def _top_mapping(path: str, node: YNode | None, what: str, problems: list[ParseProblem]) -> YMap | None:
+    """The document's top-level mapping; any other top-level value is reported (dbt rejects it)."""
+    if node is None or isinstance(node, YMap):
+        return node
+    found = "a list" if isinstance(node, YSeq) else f"the value {str(node.value)[:40]!r}"
+    problems.append(
+        ParseProblem(
+            "FL001",
+            f"{what} must be a mapping of keys at the top level, but it holds {found}; "
+            "dbt cannot load it. Write it as `key: value` lines.",
+            Loc(path, Span(node.span.line, node.span.col, node.span.line, node.span.col + 1)),
+        )
+    )
+    return None
+
+
 def _load_yaml(path: str, text: str, problems: list[ParseProblem]) -> YNode | None:
     dups: list[YMap] = []
     try:
         node = parse_yaml(text, dups)
+    except YamlLimit as exc:
+        problems.append(not_analysed(path, exc.message, exc.span))
+        return None
     except YamlError as exc:
         problems.append(
             ParseProblem(
@@ -116,8 +146,7 @@ def _paths(root: YMap | None, key: str, default: list[str]) -> list[str]:
 
 def parse_project_file(path: str, text: str) -> ProjectFile:
     problems: list[ParseProblem] = []
-    node = _load_yaml(path, text, problems)
-    root = node if isinstance(node, YMap) else None
+    root = _top_mapping(path, _load_yaml(path, text, problems), "dbt_project.yml", problems)
     name_node = root.get("name") if root else None
     name = scalar_str(name_node)
     snode = root.get("snapshot-paths") if root else None
@@ -192,8 +221,8 @@ def _config_of(entry: YMap) -> YMap | None:
 
 def parse_props_file(path: str, text: str) -> PropsFile:
     problems: list[ParseProblem] = []
-    node = _load_yaml(path, text, problems)
-    out = PropsFile(path, node if isinstance(node, YMap) else None, problems=problems)
+    root = _top_mapping(path, _load_yaml(path, text, problems), "a properties file", problems)
+    out = PropsFile(path, root, problems=problems)
     if out.root is None:
         return out
     for kind in NODE_KINDS:
@@ -274,6 +303,8 @@ def parse_sql_file(path: str, text: str) -> SqlFile:
             f"Jinja syntax error: {p.message}. dbt will fail to parse this file.",
             Loc(path, p.span),
         )
+        if p.code == "FL002"
+        else ParseProblem(p.code, p.message + ".", Loc(path, p.span), Severity.WARNING)
         for p in scan.problems
     ]
     return SqlFile(path, text, scan, problems)
@@ -326,10 +357,34 @@ def _ast_span(n: ast.AST, lines: LineIndex, offsets: list[int], text: str) -> Sp
     return Span(a[0], a[1], b[0], b[1])
 
 
+class _TooDeep(Exception):
+    pass
+
+
+def _check_depth(tree: ast.AST) -> None:
+    """Raise _TooDeep when literals/calls nest beyond MAX_NESTING (as the SQL scanner's limit)."""
+    nested = (ast.Dict, ast.List, ast.Tuple, ast.Set, ast.Call)
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, nested):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _TooDeep
+        stack.extend((c, depth) for c in ast.iter_child_nodes(node))
+
+
 def parse_python_file(path: str, text: str) -> PyFile:
     out = PyFile(path, text, [], [])
     try:
         tree = ast.parse(text)
+        _check_depth(tree)
+    except (RecursionError, MemoryError, _TooDeep):
+        out.problems.append(not_analysed(path, f"it nests expressions more than {MAX_NESTING} levels deep"))
+        return out
+    except ValueError:  # NUL bytes (Python 3.11 raises ValueError, later versions SyntaxError)
+        out.problems.append(not_analysed(path, "it holds NUL bytes, so it is not Python source"))
+        return out
     except SyntaxError as exc:
         line = max((exc.lineno or 1) - 1, 0)
         col = max((exc.offset or 1) - 1, 0)

@@ -20,10 +20,12 @@ What it understands:
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from freshlens.model import Dynamic, Span
+from freshlens.project.limits import MAX_NESTING, MAX_PARSE_SECONDS
 from freshlens.project.text import LineIndex
 from freshlens.project.yamlpos import YMap, YNode, YPair, YScalar, YSeq
 
@@ -86,6 +88,8 @@ class RefCall:
 class ScanProblem:
     message: str
     span: Span
+    # FL002: a Jinja syntax error; FL011: a part freshlens did not analyse (a limit was reached)
+    code: str = "FL002"
 
 
 @dataclass(slots=True)
@@ -109,6 +113,7 @@ class _Scanner:
         self.out = SqlScan()
         self.block_stack: list[str] = []
         self.block_starts: list[tuple[int, int]] = []  # (start, end) of each open block's opening tag
+        self.too_deep = False  # set by tokens_until_close when the block nests beyond MAX_NESTING
 
     # -- tokenizing -------------------------------------------------------------------------
     def tokens_until_close(self, start: int, closer: str) -> tuple[list[Tok], int] | None:
@@ -119,6 +124,7 @@ class _Scanner:
         text = self.text
         pos = start
         depth = 0
+        self.too_deep = False
         toks: list[Tok] = []
         match = _TOKEN.match
         n = len(text)
@@ -153,6 +159,8 @@ class _Scanner:
             if kind == "op":
                 if tok_text in "([{":
                     depth += 1
+                    if depth > MAX_NESTING:
+                        self.too_deep = True
                 elif tok_text in ")]}":
                     depth -= 1
             toks.append(Tok(kind, tok_text, m.start(), end))
@@ -163,7 +171,17 @@ class _Scanner:
     def run(self) -> SqlScan:
         text = self.text
         pos = 0
+        deadline = time.monotonic() + MAX_PARSE_SECONDS
         while True:
+            if time.monotonic() > deadline:
+                self.problem(
+                    pos,
+                    pos,
+                    f"freshlens stopped reading this file here after {MAX_PARSE_SECONDS:g} s; "
+                    "config(), ref() and source() after this point are not analysed",
+                    "FL011",
+                )
+                break
             m = _OPEN.search(text, pos)
             if m is None:
                 self.unclosed_blocks()  # only after a complete scan: an earlier stop has its own problem
@@ -210,6 +228,16 @@ class _Scanner:
                 self.problem(begin, begin + 2, f"this {what} is never closed with {closer}")
                 break
             toks, after = got
+            if self.too_deep:
+                self.problem(
+                    begin,
+                    begin + 2,
+                    f"this Jinja block nests brackets more than {MAX_NESTING} levels deep; freshlens "
+                    "does not analyse it, so config(), ref() and source() inside it are not seen",
+                    "FL011",
+                )
+                pos = after
+                continue
             if opener == "{%":
                 raw_end = self.statement(toks, after, begin)
                 if raw_end is None:
@@ -235,8 +263,8 @@ class _Scanner:
             self.block_stack.pop()
             self.block_starts.pop()
 
-    def problem(self, start: int, end: int, message: str) -> None:
-        self.out.problems.append(ScanProblem(message, self.lines.span(start, end)))
+    def problem(self, start: int, end: int, message: str, code: str = "FL002") -> None:
+        self.out.problems.append(ScanProblem(message, self.lines.span(start, end), code))
 
     # -- statements -------------------------------------------------------------------------
     def statement(self, toks: list[Tok], after: int, begin: int = 0) -> int | None:

@@ -1,4 +1,4 @@
-"""Offsets to positions, and reading files the way dbt does."""
+"""Offsets to positions."""
 
 from __future__ import annotations
 
@@ -28,17 +28,3 @@ class LineIndex:
     def span(self, start: int, end: int) -> Span:
         a, b = self.pos(start), self.pos(end)
         return Span(a[0], a[1], b[0], b[1])
-
-
-def decode(data: bytes) -> tuple[str, str | None]:
-    """Decode file bytes as dbt does (UTF-8, BOM tolerated). Returns (text, problem)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        text = data.decode("utf-8", errors="replace")
-        return text, (
-            f"this file is not valid UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); "
-            "dbt reads files as UTF-8 — re-save it as UTF-8"
-        )

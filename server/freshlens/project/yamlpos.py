@@ -9,6 +9,7 @@ duplicate keys are recorded (the last one wins, as in dbt).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 
 from freshlens.model import Span
+from freshlens.project.limits import MAX_NESTING, MAX_PARSE_SECONDS, MAX_YAML_NODES
 
 try:  # pragma: no cover - depends on how PyYAML was built
     from yaml import CSafeLoader as _Loader
@@ -89,6 +91,10 @@ class YamlError(Exception):
         self.span = span
 
 
+class YamlLimit(YamlError):
+    """The document is valid YAML but beyond what freshlens analyses (see ``freshlens.project.limits``)."""
+
+
 def _hashable(v: Any) -> bool:
     try:
         hash(v)
@@ -134,10 +140,12 @@ def _construct(tag: str, value: str) -> Any:
 
 
 class _Frame:
-    __slots__ = ("anchor", "is_map", "key", "merged", "node", "own")
+    __slots__ = ("anchor", "is_map", "key", "merged", "node", "own", "start")
 
-    def __init__(self, node: YMap | YSeq) -> None:
+    def __init__(self, node: YMap | YSeq, anchor: str | None = None, start: int = 0) -> None:
         self.node = node
+        self.anchor = anchor
+        self.start = start  # the expanded-node count when this collection opened
         self.is_map = isinstance(node, YMap)
         self.key: YScalar | None = None
         self.own: list[YPair] = []
@@ -167,9 +175,18 @@ def _finish_map(frame: _Frame) -> None:
 def _build(text: str, dups: list[YMap] | None) -> YNode | None:
     """Build our tree straight from libyaml's events (no intermediate node graph, cached resolution)."""
     anchors: dict[str, YNode] = {}
+    # expanded size (nodes, counting each alias as a copy) of every anchored node, and the running
+    # total: aliases of aliases ("billion laughs") are stopped at MAX_YAML_NODES before any walk
+    sizes: dict[str, int] = {}
+    expanded = 0
+    open_anchors: set[str] = set()
     stack: list[_Frame] = []
     root: YNode | None = None
     docs = 0
+    deadline = time.monotonic() + MAX_PARSE_SECONDS
+
+    def limit(mark: Any, message: str) -> YamlLimit:
+        return YamlLimit(message, Span(mark.line, mark.column, mark.line, mark.column + 1))
 
     def add(node: YNode) -> None:
         nonlocal root
@@ -183,8 +200,8 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
         if top.key is None:
             if isinstance(node, YScalar):
                 top.key = node
-            else:  # complex keys: dbt never uses them; keep a placeholder
-                top.key = YScalar(str(node), node.span, _STR)
+            else:  # complex keys: dbt never uses them; keep a short placeholder (never the node's repr)
+                top.key = YScalar(f"<{type(node).__name__} key>", node.span, _STR)
             return
         key, top.key = top.key, None
         if key.tag == _MERGE:
@@ -196,9 +213,12 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
         top.own.append(YPair(key, node))
 
     events: Iterable[Any] = yaml.parse(text, Loader=_Loader)
-    for ev in events:
+    for count, ev in enumerate(events):
         cls = ev.__class__
+        if count & 1023 == 1023 and time.monotonic() > deadline:
+            raise limit(ev.start_mark, f"reading this file took over {MAX_PARSE_SECONDS:g} s")
         if cls is yaml.ScalarEvent:
+            expanded += 1
             sm, em = ev.start_mark, ev.end_mark
             value = ev.value
             if ev.tag is not None and ev.tag != "!":
@@ -216,6 +236,7 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
             )
             if ev.anchor:
                 anchors[ev.anchor] = node
+                sizes[ev.anchor] = 1
             # the common case inline: a key, or a scalar value of a plain key, or a list item
             top = stack[-1] if stack else None
             if top is None:
@@ -230,14 +251,22 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
                     add(node)
             else:
                 top.node.items.append(node)  # type: ignore[arg-type]
-        elif cls is yaml.MappingStartEvent:
+        elif cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
             sm = ev.start_mark
-            m = YMap([], Span(sm.line, sm.column, sm.line, sm.column))
+            expanded += 1
+            if len(stack) >= MAX_NESTING:
+                raise limit(sm, f"this YAML nests more than {MAX_NESTING} levels deep")
+            sp = Span(sm.line, sm.column, sm.line, sm.column)
+            coll: YMap | YSeq = YMap([], sp) if cls is yaml.MappingStartEvent else YSeq([], sp)
             if ev.anchor:
-                anchors[ev.anchor] = m
-            stack.append(_Frame(m))
+                anchors[ev.anchor] = coll
+                open_anchors.add(ev.anchor)
+            stack.append(_Frame(coll, ev.anchor, expanded))
         elif cls is yaml.MappingEndEvent:
             frame = stack.pop()
+            if frame.anchor:
+                open_anchors.discard(frame.anchor)
+                sizes[frame.anchor] = expanded - frame.start + 1
             em = ev.end_mark
             sp = frame.node.span
             frame.node.span = Span(sp.line, sp.col, em.line, em.column)
@@ -245,14 +274,11 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
             if dups is not None and frame.node.duplicates:  # type: ignore[union-attr]
                 dups.append(frame.node)  # type: ignore[arg-type]
             add(frame.node)
-        elif cls is yaml.SequenceStartEvent:
-            sm = ev.start_mark
-            seq = YSeq([], Span(sm.line, sm.column, sm.line, sm.column))
-            if ev.anchor:
-                anchors[ev.anchor] = seq
-            stack.append(_Frame(seq))
         elif cls is yaml.SequenceEndEvent:
             frame = stack.pop()
+            if frame.anchor:
+                open_anchors.discard(frame.anchor)
+                sizes[frame.anchor] = expanded - frame.start + 1
             em = ev.end_mark
             sp = frame.node.span
             frame.node.span = Span(sp.line, sp.col, em.line, em.column)
@@ -263,6 +289,17 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
                 sm = ev.start_mark
                 raise YamlError(
                     f"found undefined alias {ev.anchor!r}", Span(sm.line, sm.column, sm.line, sm.column + 1)
+                )
+            if ev.anchor in open_anchors:
+                raise limit(
+                    ev.start_mark,
+                    f"the alias *{ev.anchor} is used inside the node it names (a cycle)",
+                )
+            expanded += sizes.get(ev.anchor, 1)
+            if expanded > MAX_YAML_NODES:
+                raise limit(
+                    ev.start_mark,
+                    f"its aliases expand to more than {MAX_YAML_NODES:,} nodes (an alias bomb)",
                 )
             add(got)
         elif cls is yaml.DocumentStartEvent:

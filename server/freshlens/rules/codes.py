@@ -33,6 +33,7 @@ _TABLE: tuple[Code, ...] = (
     Code("FL008", E, "GEN", "file cannot be read (encoding or I/O)"),
     Code("FL009", I, "GEN", "ref()/source() whose target is computed: not resolved"),
     Code("FL010", W, "GEN", "properties entry for a model that has no file"),
+    Code("FL011", W, "GEN", "file not analysed (not a regular file, too large, too deep, binary or gone)"),
     # Model freshness (spec/sao.md section 6).
     Code("FL101", E, "SAO-V1", "build_after needs both count and period, or neither"),
     Code("FL102", E, "SAO-V2", "build_after period must be minute, hour or day"),

@@ -9,7 +9,7 @@ from freshlens.rules.base import Ctx, did_you_mean, finding
 
 
 def parse_problems(ctx: Ctx) -> Iterator[Finding]:
-    """FL001, FL002, FL007, FL008: problems met while reading and parsing files."""
+    """FL001, FL002, FL007, FL008, FL011: problems met while reading and parsing files."""
     for p in ctx.problems:
         yield finding(p.code, p.message, p.loc, p.related, severity=p.severity)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from freshlens.durations import DurationError, parse_duration, portability_notes
 from freshlens.index import Setting, is_dynamic, plain
 from freshlens.model import Finding, Loc, Related, Severity
+from freshlens.project.reading import read_text
 from freshlens.project.yamlpos import YamlError, YMap, YScalar, YSeq, parse_yaml
 from freshlens.rules.base import Ctx, did_you_mean, finding, where
 
@@ -370,8 +371,7 @@ def profile_keys(ctx: Ctx) -> Iterator[Finding]:
     pf = ctx.index.root.project
     path = os.path.join(os.path.dirname(pf.path), "profiles.yml")
     try:
-        with open(path, encoding="utf-8") as fh:
-            root = parse_yaml(fh.read())
+        root = parse_yaml(read_text(path))
     except (OSError, UnicodeDecodeError, YamlError):
         return
     if not isinstance(root, YMap):

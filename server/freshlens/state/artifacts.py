@@ -24,6 +24,7 @@ Public API::
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import re
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from freshlens.project.reading import read_bytes
 
 SCHEMAS_URL = "https://schemas.getdbt.com/dbt/"
 
@@ -250,13 +253,17 @@ def normalised_code(text: str) -> str:
 
 def _load_json(path: Path, label: str) -> JSONDict:
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: {label} not found. Copy it from the run's target/ directory.") from None
+        raw = read_bytes(str(path), None)  # artifacts are generated and can be large: no size limit
     except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise ArtifactError(
+                f"{path}: {label} not found. Copy it from the run's target/ directory."
+            ) from None
         raise ArtifactError(f"{path}: cannot read {label}: {exc.strerror or exc}.") from None
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise ArtifactError(f"{path}: {label} nests JSON too deeply to be a dbt artifact.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise ArtifactError(
