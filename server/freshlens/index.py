@@ -906,6 +906,13 @@ def _resolve(
     return pick[0].unique_id
 
 
+def ref_target(idx: ProjectIndex, node: Node, call: RefCall) -> str | None:
+    """The unique id a ``ref()``/``source()`` call of ``node`` resolves to (None: dynamic or unresolved)."""
+    if call.dynamic:
+        return None
+    return _resolve(call, node, idx.names, idx.source_ids)
+
+
 def _vkey(v: str | None) -> tuple[int, str]:
     try:
         return (int(float(v or 0)), v or "")

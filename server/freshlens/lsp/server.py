@@ -260,6 +260,9 @@ def did_change_configuration(ls: FreshlensServer, params: types.DidChangeConfigu
             proj.findings = ls.ws._check(proj)
     publish(ls, before | set(ls.ws.findings()))
     replan(ls)
+    from freshlens.lsp.editor import refresh_inlay_hints
+
+    refresh_inlay_hints(ls)
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -608,6 +611,10 @@ def _migration_actions(
                     )
                 ]
     return []
+
+
+# completion, navigation, outline and inlay hints register their handlers on ``server``
+from freshlens.lsp import editor as _editor  # noqa: E402,F401
 
 
 def serve() -> None:
