@@ -253,6 +253,7 @@ async def did_change_watched(ls: FreshlensServer, params: types.DidChangeWatched
 def did_change_configuration(ls: FreshlensServer, params: types.DidChangeConfigurationParams) -> None:
     if ls.ws is None:
         return
+    hints_were = bool(ls.settings.get("inlayHints"))
     apply_settings(ls, params.settings or {})
     before = set(ls.ws.findings())
     for proj in ls.ws.projects.values():
@@ -260,9 +261,10 @@ def did_change_configuration(ls: FreshlensServer, params: types.DidChangeConfigu
             proj.findings = ls.ws._check(proj)
     publish(ls, before | set(ls.ws.findings()))
     replan(ls)
-    from freshlens.lsp.editor import refresh_inlay_hints
+    if hints_were or ls.settings.get("inlayHints"):
+        from freshlens.lsp.editor import refresh_inlay_hints
 
-    refresh_inlay_hints(ls)
+        refresh_inlay_hints(ls)
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
