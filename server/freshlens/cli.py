@@ -144,7 +144,7 @@ def _project_index(path: str):  # type: ignore[no-untyped-def]
 
 
 def _plan(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from freshlens.planning import PlanOptions, parse_time, run_plan
+    from freshlens.planner.gather import PlanOptions, parse_time, run_plan
 
     try:
         at = parse_time(args.at) if args.at else None
@@ -167,7 +167,7 @@ def plan_cmd(args: argparse.Namespace) -> int:
         return int(rc)
     rows = sorted(res.decisions.values(), key=lambda d: (d.action, d.name))
     if args.format == "json":
-        from freshlens.planning import plan_json
+        from freshlens.planner.gather import plan_json
 
         out = plan_json(idx, res)
         print(json.dumps(out, indent=2))
@@ -184,7 +184,7 @@ def plan_cmd(args: argparse.Namespace) -> int:
 
 
 def explain_cmd(args: argparse.Namespace) -> int:
-    from freshlens.planner.explain import explain_markdown
+    from freshlens.planner.core import explain_markdown
 
     idx, res, rc = _plan(args)
     if res is None:

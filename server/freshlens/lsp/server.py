@@ -303,7 +303,7 @@ async def hover(ls: FreshlensServer, params: types.HoverParams) -> types.Hover |
 
 
 def plan_options(ls: FreshlensServer) -> Any:
-    from freshlens.planning import PlanOptions, parse_time
+    from freshlens.planner.gather import PlanOptions, parse_time
 
     st = ls.settings
     at = None
@@ -324,7 +324,7 @@ def plan_options(ls: FreshlensServer) -> Any:
 
 def replan(ls: FreshlensServer) -> None:
     """Recompute every project's predictions, then refresh lenses and the status."""
-    from freshlens.planning import run_plan
+    from freshlens.planner.gather import run_plan
 
     if ls.ws is None:
         return
@@ -433,7 +433,7 @@ async def code_lens(ls: FreshlensServer, params: types.CodeLensParams) -> list[t
 
 
 def explain_for(ls: FreshlensServer, arg: str) -> str | None:
-    from freshlens.planner.explain import explain_markdown
+    from freshlens.planner.core import explain_markdown
 
     if ls.ws is None:
         return None
@@ -469,7 +469,7 @@ async def cmd_explain(ls: FreshlensServer, *args: Any) -> dict[str, str]:
 
 @server.command("freshlens.plan")
 async def cmd_plan(ls: FreshlensServer, *args: Any) -> Any:
-    from freshlens.planning import plan_json
+    from freshlens.planner.gather import plan_json
 
     await ls.ready.wait()
     if ls.ws is None:
@@ -492,7 +492,7 @@ async def cmd_refresh(ls: FreshlensServer, *args: Any) -> None:
 
 @server.command("freshlens.clearState")
 async def cmd_clear(ls: FreshlensServer, *args: Any) -> None:
-    from freshlens.planning import _resolve
+    from freshlens.planner.gather import resolve_path
     from freshlens.state import StateError, StateStore, default_state_path
 
     await ls.ready.wait()
@@ -500,7 +500,7 @@ async def cmd_clear(ls: FreshlensServer, *args: Any) -> None:
         return
     for proj in ls.ws.projects.values():
         opt = str(ls.settings.get("state") or "")
-        path = _resolve(proj.dir, opt) if opt else str(default_state_path(proj.dir))
+        path = resolve_path(proj.dir, opt) if opt else str(default_state_path(proj.dir))
         if os.path.isdir(path) or not os.path.exists(path):
             continue  # an artifacts directory is read-only state; nothing to clear
         try:

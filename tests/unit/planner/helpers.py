@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from freshlens.index import Node, ProjectIndex
-from freshlens.planner.decide import Decision, PlanInputs, plan, raw_code
+from freshlens.planner.code_change import raw_code
+from freshlens.planner.core import Decision, PlanInputs
+from freshlens.planner.plan import plan
 from freshlens.state.artifacts import NodeFingerprint, Relation, normalised_code
 from freshlens.state.freshness import ALWAYS_NEW, MEASURED, UNKNOWN, SourceFreshnessNow
 from freshlens.state.snapshot import NodeState, SourceAtBuild, StateSnapshot

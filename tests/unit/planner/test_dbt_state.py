@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from freshlens.planner.decide import BUILD, NOOP, REUSE, UNKNOWN, choose_regime
+from freshlens.planner.core import BUILD, NOOP, REUSE, UNKNOWN
+from freshlens.planner.plan import choose_regime
 
 from .helpers import PROJECT, Scenario, ago, expect
 

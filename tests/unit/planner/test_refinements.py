@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from freshlens.planner.decide import REUSE, UNKNOWN
+from freshlens.planner.core import REUSE, UNKNOWN
 
 from .helpers import NOW, Scenario, ago, expect
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from freshlens.planner.decide import BUILD, NOOP, REUSE, UNKNOWN
+from freshlens.planner.core import BUILD, NOOP, REUSE, UNKNOWN
 
 from .helpers import NOW, Scenario, ago, expect
 

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from freshlens.index import ProjectIndex
-from freshlens.planner.decide import Decision, PlanInputs, choose_regime, plan
+from freshlens.planner.core import Decision, PlanInputs
+from freshlens.planner.plan import choose_regime, plan
 from freshlens.state import (
     SourceFreshnessNow,
     SourceSpec,
@@ -93,7 +94,7 @@ def parse_time(text: str) -> datetime:
     return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
 
 
-def _resolve(project_dir: str, p: str) -> str:
+def resolve_path(project_dir: str, p: str) -> str:
     return p if os.path.isabs(p) else os.path.normpath(os.path.join(project_dir, p))
 
 
@@ -143,7 +144,7 @@ def duckdb_path(project_dir: str) -> str | None:
         if isinstance(out, YMap) and getattr(out.get("type"), "value", None) == "duckdb":
             path = getattr(out.get("path"), "value", None)
             if isinstance(path, str) and "{{" not in path:
-                return _resolve(project_dir, path)
+                return resolve_path(project_dir, path)
     return None
 
 
@@ -180,7 +181,7 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
     project_dir = idx.dir
     at = opts.at or datetime.now(UTC)
     problems: list[str] = []
-    state_path = _resolve(project_dir, opts.state) if opts.state else str(default_state_path(project_dir))
+    state_path = resolve_path(project_dir, opts.state) if opts.state else str(default_state_path(project_dir))
     state: StateSnapshot
     if os.path.exists(state_path):
         try:
@@ -210,7 +211,7 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
                 problems.append(str(exc))
     else:
         src = (
-            _resolve(project_dir, opts.sources)
+            resolve_path(project_dir, opts.sources)
             if opts.sources
             else os.path.join(project_dir, ".freshlens", "current", "sources.json")
         )

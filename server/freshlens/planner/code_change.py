@@ -1,0 +1,84 @@
+"""Did the model's code change since its last build? Shared by both regimes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+from freshlens.index import Node, ProjectIndex
+from freshlens.state.artifacts import normalised_code
+from freshlens.state.snapshot import NodeState
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_SNAPSHOT_BLOCK = re.compile(r"\{%-?\s*snapshot\s+(\w+)\s*-?%\}(.*?)\{%-?\s*endsnapshot\s*-?%\}", re.DOTALL)
+
+
+def raw_code(node: Node, file_text: str) -> str:
+    """What dbt stores as ``raw_code``: the stripped file, or a snapshot block's body."""
+    if node.resource_type == "snapshot":
+        for m in _SNAPSHOT_BLOCK.finditer(file_text):
+            if m.group(1) == node.name:
+                return m.group(2)
+    return file_text.strip()
+
+
+def code_change(
+    node: Node,
+    ns: NodeState,
+    file_text: str | None,
+    macros: Mapping[str, str] | None = None,
+    index: ProjectIndex | None = None,
+    texts: Mapping[str, str] | None = None,
+) -> tuple[str, bool]:
+    """(what changed, cosmetic_only). ``""`` when nothing we can see changed.
+
+    Compared with the last build's fingerprint: the SQL body (comments/whitespace-only edits are
+    "cosmetic"), the materialization, the project's macros the model calls (spec sao.md C2
+    `modified.macros`), and the relation (D4: database/schema/alias changes bust the cache).
+    """
+    macros = macros or {}
+    fp = ns.fingerprint
+    if fp is None or file_text is None:
+        return "", False
+    raw = raw_code(node, file_text)
+    if _sha(raw) != fp.raw_code_sha256:
+        if _sha(normalised_code(raw)) == fp.normalised_code_sha256:
+            return "comments/whitespace only", True
+        return "SQL body", False
+    mat = node.materialized
+    if isinstance(mat, str) and fp.materialized and mat != fp.materialized:
+        return f"materialization ({fp.materialized} → {mat})", False
+    for eid, h in fp.ephemeral_code:
+        enode = index.nodes.get(eid) if index is not None else None
+        etext = texts.get(enode.path) if enode is not None and enode.path and texts is not None else None
+        if enode is not None and etext is not None:
+            eraw = raw_code(enode, etext)
+            if _sha(eraw) != h:  # its SQL is inlined here: any edit changes this model's compiled SQL
+                return f"ephemeral parent {enode.name}", False
+    for mid, h in fp.macro_hashes:
+        cur = macros.get(mid)
+        if cur is not None and cur != h:
+            return f"macro {mid.split('.')[-1]}", False
+    alias = node.eff("alias").value
+    ident = (
+        alias if isinstance(alias, str) else (f"{node.name}_v{node.version}" if node.version else node.name)
+    )
+    if (
+        fp.relation.identifier
+        and node.resource_type == "model"
+        and ident.lower() != fp.relation.identifier.lower()
+    ):
+        return f"relation ({fp.relation.identifier} → {ident})", False
+    schema = node.eff("schema").value
+    if (
+        isinstance(schema, str)
+        and fp.relation.schema
+        and not fp.relation.schema.lower().endswith(schema.lower())
+    ):
+        return f"relation (schema {fp.relation.schema} → …{schema})", False
+    return "", False
