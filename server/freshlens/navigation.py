@@ -206,7 +206,8 @@ def _where(s: Setting | None, root: str) -> tuple[str, Loc | None]:
 
 def window_of(node: Node, regime: str) -> tuple[str, Setting | None, str]:
     """(short window text, the setting it came from, explanation) for a model under ``regime``."""
-    from freshlens.planner.decide import build_after, humantime, tolerance
+    from freshlens.planner.core import build_after, humantime
+    from freshlens.planner.dbt_state import tolerance
 
     if regime == "dbt-state":
         t, policy, setting, source = tolerance(node)

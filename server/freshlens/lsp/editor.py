@@ -196,7 +196,7 @@ async def document_symbols(
 @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
 async def inlay_hints(ls: FreshlensServer, params: types.InlayHintParams) -> list[types.InlayHint] | None:
     from freshlens.navigation import inlay_hints as hints
-    from freshlens.planner.decide import choose_regime
+    from freshlens.planner.plan import choose_regime
 
     await ls.ready.wait()
     if not ls.settings.get("inlayHints"):
