@@ -17,6 +17,7 @@ test('every VS Code setting maps to its server key', () => {
       regime: 'dbt-state',
       at: '2026-06-02T06:00:00Z',
       lenses: false,
+      inlayHints: true,
       severityOverrides: { FL110: 'error' },
       'trace.server': 'verbose',
       'server.python': '/x/python',
@@ -29,6 +30,7 @@ test('every VS Code setting maps to its server key', () => {
     regime: 'dbt-state',
     at: '2026-06-02T06:00:00Z',
     lenses: false,
+    inlayHints: true,
     severityOverrides: { FL110: 'error' },
     trace: 'verbose',
   });

@@ -13,6 +13,7 @@ export interface ServerSettings {
   regime: Regime;
   at: string;
   lenses: boolean;
+  inlayHints: boolean;
   severityOverrides: Record<string, OverrideSeverity>;
   trace: Trace;
 }
@@ -24,6 +25,7 @@ export const DEFAULTS: Readonly<ServerSettings> = Object.freeze({
   regime: 'auto',
   at: '',
   lenses: true,
+  inlayHints: false,
   severityOverrides: {},
   trace: 'off',
 });
@@ -77,6 +79,7 @@ export function toServerSettings(get: SettingGetter): ServerSettings {
     regime: oneOf<Regime>(get('regime'), REGIMES, DEFAULTS.regime),
     at: str(get('at'), DEFAULTS.at),
     lenses: bool(get('lenses'), DEFAULTS.lenses),
+    inlayHints: bool(get('inlayHints'), DEFAULTS.inlayHints),
     severityOverrides: normalizeOverrides(get('severityOverrides')),
     trace: oneOf<Trace>(get('trace.server'), TRACES, DEFAULTS.trace),
   };
