@@ -7,6 +7,7 @@ position encoding by the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from freshlens.model import Span
 
@@ -56,7 +57,85 @@ def quick_fix(
         return Fix(f"Remove {key} (keep the other one)", (Edit(Span(span.line, 0, span.line + 1, 0), ""),))
     if fix == "move_into_config":
         return _move_into_config(span, lines)
+    if not fix:
+        return value_fix(code, span, lines, is_sql)
     return None
+
+
+# Codes whose offending value has exactly one intended spelling: the allowed values.
+_ENUM_FIXES: dict[str, tuple[str, ...]] = {
+    "FL102": ("minute", "hour", "day"),
+    "FL124": ("minute", "hour", "day"),
+    "FL103": ("any", "all"),
+    "FL209": ("any", "all"),
+    "FL210": ("never", "if_missing", "always"),
+}
+_ALIASES = {"if_table_missing": "if_missing", "minutes": "minute", "hours": "hour", "days": "day"}
+_TRUE, _FALSE = ("true", "yes", "on", "y"), ("false", "no", "off", "n")
+
+
+def _replacement(code: str, raw: str, is_sql: bool) -> tuple[str, bool] | None:
+    """(new value, keep the quotes) for an unambiguous fix of the value ``raw`` (unquoted), or None."""
+    from freshlens.durations import DurationError, parse_duration
+
+    low = raw.strip().lower()
+    allowed = _ENUM_FIXES.get(code)
+    if allowed is not None:
+        want = _ALIASES.get(low, low)
+        return (want, True) if want in allowed and want != raw else None
+    if code == "FL211":
+        if low in _TRUE or low in _FALSE:
+            val = low in _TRUE
+            return ("True" if val else "False") if is_sql else ("true" if val else "false"), False
+        return None
+    if code in ("FL104", "FL131"):
+        t = raw.strip()
+        if t.lstrip("-").isdigit():
+            return str(int(t)), False
+        try:
+            f = float(t)
+        except ValueError:
+            return None
+        return (str(int(f)), False) if f.is_integer() else None
+    if code == "FL206":
+        cand = raw.strip()
+        cand = cand[:-1] + cand[-1].lower() if cand and cand[-1] in "HDWS" else cand  # 1H -> 1h, not 1M
+        if cand == raw:
+            return None
+        try:
+            parse_duration(cand)
+        except DurationError:
+            return None
+        return cand, True
+    return None
+
+
+def value_fix(code: str, span: Span, lines: list[str], is_sql: bool) -> Fix | None:
+    """Rewrite an invalid value whose intended spelling is unambiguous (``Hours`` -> ``hour``, ``'4'`` -> ``4``)."""
+    if span.end_line != span.line or span.line >= len(lines):
+        return None
+    text = lines[span.line][span.col : span.end_col]
+    quote = text[0] if len(text) >= 2 and text[0] in "'\"" and text[-1] == text[0] else ""
+    raw = text[1:-1] if quote else text
+    got = _replacement(code, raw, is_sql)
+    if got is None:
+        return None
+    new, keep_quotes = got
+    if keep_quotes and (quote or is_sql):
+        q = quote or "'"
+        new = f"{q}{new}{q}"
+    return Fix(f"Change to {new}", (Edit(span, new),))
+
+
+def fix_all(fixes: list[Fix]) -> Fix | None:
+    """One fix made of several non-overlapping ones (the "fix all of this kind in the file" action)."""
+    edits = sorted((e for f in fixes for e in f.edits), key=lambda e: (e.span.line, e.span.col))
+    for a, b in pairwise(edits):
+        if (a.span.end_line, a.span.end_col) > (b.span.line, b.span.col) or a.span == b.span:
+            return None  # overlapping edits: apply them one by one instead
+    if len(fixes) < 2:
+        return None
+    return Fix(f"Fix all {len(fixes)} in this file", tuple(edits))
 
 
 def _add_missing(key: str, value: Span, lines: list[str], is_sql: bool) -> Fix | None:

@@ -237,3 +237,41 @@ def refresh_inlay_hints(ls: FreshlensServer) -> None:
             ls.workspace_inlay_hint_refresh(None)
         except Exception:
             log.info("inlay hint refresh failed")
+
+
+def fix_all_actions(
+    ls: FreshlensServer, doc: Any, lines: list[str], codes: set[str]
+) -> list[types.CodeAction]:
+    """The "Fix all FLxxx in this file" action for each requested code with two or more fixable findings."""
+    from freshlens.lsp.actions import fix_all, quick_fix
+    from freshlens.lsp.server import _text_edits
+
+    path = to_fs_path(doc.uri)
+    if not path or ls.ws is None:
+        return []
+    cached = ls.ws.cache.get(path)
+    if cached is None or cached.text != doc.source:
+        return []  # the findings are of an older text: positions would be off
+    out: list[types.CodeAction] = []
+    findings = ls.ws.findings().get(path, [])
+    for code in sorted(codes):
+        fixes = []
+        for f in findings:
+            if f.code != code:
+                continue
+            data = dict(f.data)
+            qf = quick_fix(data.get("fix", ""), code, f.loc.span, lines, path.endswith(".sql"), data)
+            if qf is not None:
+                fixes.append(qf)
+        combined = fix_all(fixes)
+        if combined is None:
+            continue
+        edits = _text_edits(combined.edits, ls.workspace.position_codec, doc.lines)
+        out.append(
+            types.CodeAction(
+                title=f"{combined.title} ({code})",
+                kind=types.CodeActionKind.QuickFix,
+                edit=types.WorkspaceEdit(changes={doc.uri: edits}),
+            )
+        )
+    return out

@@ -17,8 +17,6 @@ from freshlens.workspace import Workspace
 
 log = logging.getLogger("freshlens.lsp")
 
-DEBOUNCE_SECONDS = 0.3
-
 
 class FreshlensServer(LanguageServer):
     def __init__(self) -> None:
@@ -196,12 +194,13 @@ async def did_change(ls: FreshlensServer, params: types.DidChangeTextDocumentPar
     if not path:
         return
     ls.versions[path] = params.text_document.version
-    old = ls.pending.pop(path, None)
-    if old is not None:
-        old.cancel()
+    if path in ls.pending:
+        return  # an update is queued: it reads the newest text when it runs (edits coalesce)
 
     async def later() -> None:
-        await asyncio.sleep(DEBOUNCE_SECONDS)
+        # Yield once so that changes already waiting in the stream are applied first; when the
+        # server is idle this publishes at once (no fixed debounce).
+        await asyncio.sleep(0)
         await ls.ready.wait()
         ls.pending.pop(path, None)
         doc = ls.workspace.get_text_document(params.text_document.uri)
@@ -529,7 +528,7 @@ async def code_action(ls: FreshlensServer, params: types.CodeActionParams) -> li
     out: list[types.CodeAction] = []
     for diag in params.context.diagnostics:
         data = diag.data if isinstance(diag.data, dict) else None
-        fix = data.get("fix") if data else None
+        fix = data.get("fix", "") if data else ""
         if diag.source != "freshlens" or not isinstance(fix, str):
             continue
         r = codec.range_from_client_units(doc.lines, diag.range)
@@ -554,6 +553,9 @@ async def code_action(ls: FreshlensServer, params: types.CodeActionParams) -> li
                 is_preferred=True,
             )
         )
+    from freshlens.lsp.editor import fix_all_actions
+
+    out.extend(fix_all_actions(ls, doc, lines, {str(d.code) for d in params.context.diagnostics}))
     out.extend(_migration_actions(ls, doc, lines, params))
     return out
 
