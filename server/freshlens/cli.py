@@ -11,6 +11,16 @@ from typing import NoReturn
 
 from freshlens import __version__
 from freshlens.model import Finding, Severity
+from freshlens.rules.codes import docs_url
+from freshlens.targets import (
+    TargetError,
+    check_targets,
+    display_path,
+    find_decision,
+    project_dir_of,
+    reported,
+    single_project,
+)
 from freshlens.workspace import Workspace
 
 
@@ -68,25 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _relative(path: str, roots: list[str]) -> str:
-    for r in roots:
-        r = os.path.abspath(r)
-        base = r if os.path.isdir(r) else _project_of(r)
-        if path == base or path.startswith(base + os.sep):
-            return os.path.relpath(path, base)
-    return os.path.relpath(path)
-
-
 def _project_of(path: str) -> str:
     """The folder of the nearest dbt_project.yml above a file (pre-commit passes files)."""
-    d = os.path.dirname(path)
-    while True:
-        if os.path.isfile(os.path.join(d, "dbt_project.yml")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return os.path.dirname(path)
-        d = parent
+    return project_dir_of(path) or os.path.dirname(os.path.abspath(path))
 
 
 def check(paths: list[str], fmt: str) -> int:
@@ -94,21 +88,23 @@ def check(paths: list[str], fmt: str) -> int:
     if missing:
         print(f"freshlens: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    roots = [os.path.abspath(p) for p in paths]
-    folders = sorted({r if os.path.isdir(r) else _project_of(r) for r in roots})
-    ws = Workspace(folders)
+    try:
+        targets = check_targets(paths)
+    except TargetError as exc:
+        print(f"freshlens: error: {exc}", file=sys.stderr)
+        return 2
+    ws = Workspace(targets.folders)
     ws.load()
     if not ws.projects:
         print(f"freshlens: error: no dbt_project.yml found under {', '.join(paths)}", file=sys.stderr)
         return 2
-    files = [r for r in roots if os.path.isfile(r)]
-    found: list[Finding] = [f for f in ws.all_findings() if not files or f.loc.path in files]
+    found: list[Finding] = [f for f in ws.all_findings() if reported(f.loc.path, targets.report)]
     if fmt == "json":
         out = {
             "version": 1,
             "diagnostics": [
                 {
-                    "file": _relative(f.loc.path, roots),
+                    "file": display_path(f.loc.path),
                     "line": f.loc.span.line + 1,
                     "column": f.loc.span.col + 1,
                     "end_line": f.loc.span.end_line + 1,
@@ -116,6 +112,7 @@ def check(paths: list[str], fmt: str) -> int:
                     "severity": f.severity.label,
                     "code": f.code,
                     "message": f.message,
+                    "url": docs_url(f.code),
                 }
                 for f in found
             ],
@@ -125,21 +122,30 @@ def check(paths: list[str], fmt: str) -> int:
         for f in found:
             sp = f.loc.span
             print(
-                f"{_relative(f.loc.path, roots)}:{sp.line + 1}:{sp.col + 1}: {f.code} {f.severity.label} {f.message}"
+                f"{display_path(f.loc.path)}:{sp.line + 1}:{sp.col + 1}: {f.code} {f.severity.label} {f.message}"
             )
         errors = sum(1 for f in found if f.severity == Severity.ERROR)
-        print(f"{len(found)} finding(s), {errors} error(s) in {len(ws.projects)} project(s)", file=sys.stderr)
+        skipped = len({f.loc.path for f in found if f.code == "FL011"})
+        note = f"; {skipped} file(s) not analysed (FL011)" if skipped else ""
+        print(
+            f"{len(found)} finding(s), {errors} error(s) in {len(ws.projects)} project(s){note}",
+            file=sys.stderr,
+        )
     return 1 if any(f.severity == Severity.ERROR for f in found) else 0
 
 
 def _project_index(path: str):  # type: ignore[no-untyped-def]
-    ws = Workspace([os.path.abspath(path)])
-    ws.load()
-    projects = [p for p in ws.projects.values() if p.index is not None]
-    if not projects:
-        print(f"freshlens: error: no dbt_project.yml found under {path}", file=sys.stderr)
+    try:
+        home = single_project(path)
+    except TargetError as exc:
+        print(f"freshlens: error: {exc}", file=sys.stderr)
         return None, None
-    proj = sorted(projects, key=lambda p: len(p.dir))[0]
+    ws = Workspace([home])
+    ws.load()
+    proj = ws.projects.get(os.path.join(home, "dbt_project.yml"))
+    if proj is None or proj.index is None:
+        print(f"freshlens: error: the dbt project in {display_path(home)} could not be read", file=sys.stderr)
+        return None, None
     return ws, proj.index
 
 
@@ -189,12 +195,9 @@ def explain_cmd(args: argparse.Namespace) -> int:
     idx, res, rc = _plan(args)
     if res is None:
         return int(rc)
-    d = res.decisions.get(args.model) or next(
-        (x for x in res.decisions.values() if x.name == args.model or x.unique_id.endswith("." + args.model)),
-        None,
-    )
+    d, hint = find_decision(res.decisions, args.model)
     if d is None:
-        print(f"freshlens: error: no model named {args.model!r} in {idx.name}", file=sys.stderr)
+        print(f"freshlens: error: no model named {args.model!r} in {idx.name}{hint}", file=sys.stderr)
         return 2
     print(explain_markdown(d, res.at, res.regime, idx.dir))
     return 0
@@ -226,6 +229,15 @@ def state_cmd(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `freshlens check | head`: the reader left; end quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+        return 141  # 128 + SIGPIPE, what a shell reports for a command ended by a closed pipe
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "check":
         return check(args.paths, args.format)

@@ -9,6 +9,7 @@ from pygls.uris import from_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
 from freshlens.model import Finding, Span
+from freshlens.rules.codes import docs_url
 
 
 def to_range(span: Span, codec: PositionCodec, lines: list[str]) -> types.Range:
@@ -39,6 +40,7 @@ def to_diagnostic(
         message=f.message,
         severity=types.DiagnosticSeverity(int(f.severity)),
         code=f.code,
+        code_description=types.CodeDescription(href=docs_url(f.code)),
         source="freshlens",
         related_information=related or None,
         data={"rule": f.rule, **dict(f.data)} if f.data or f.rule else None,

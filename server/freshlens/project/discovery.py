@@ -20,8 +20,15 @@ def find_project_files(root: str) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         if "dbt_project.yml" in filenames:
             found.append(os.path.join(dirpath, "dbt_project.yml"))
+        # not: VCS/tool folders, build output (target/), installed packages of any project
+        # (dbt_packages/, node_modules/) and virtualenvs under any name (they hold a pyvenv.cfg)
         dirnames[:] = sorted(
-            d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".") and d != "dbt_packages"
+            d
+            for d in dirnames
+            if d not in SKIP_DIRS
+            and not d.startswith(".")
+            and d not in ("dbt_packages", "site-packages")
+            and not os.path.isfile(os.path.join(dirpath, d, "pyvenv.cfg"))
         )
     return sorted(found)
 

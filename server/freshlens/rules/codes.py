@@ -83,6 +83,14 @@ _TABLE: tuple[Code, ...] = (
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}
 
+# Each code's page, docs/rules/<code>.md, in the repository named by client-vscode/package.json's
+# "repository" field. The one place the address is written (LSP codeDescription, check's JSON).
+DOCS_BASE_URL = "https://github.com/freshlens/freshlens/blob/HEAD/docs/rules/"
+
+
+def docs_url(c: str) -> str:
+    return f"{DOCS_BASE_URL}{c}.md"
+
 
 def code(c: str) -> Code:
     return CODES[c]

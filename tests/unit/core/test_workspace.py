@@ -74,7 +74,8 @@ def test_bad_input_never_stops_the_project(tmp_path: Path) -> None:
     assert ("s.yml", "FL110") in got  # the rest of the project is still served
 
 
-def test_cli_check_json_contract_and_exit_codes(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_check_json_contract_and_exit_codes(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)  # paths are printed relative to the current folder
     write(
         tmp_path,
         {
@@ -95,11 +96,15 @@ def test_cli_check_json_contract_and_exit_codes(tmp_path: Path, capsys) -> None:
         "severity": "error",
         "code": "FL102",
         "message": d["message"],
+        "url": "https://github.com/freshlens/freshlens/blob/HEAD/docs/rules/FL102.md",
     }
     assert main(["check", str(tmp_path / "models" / "a.sql")]) == 0  # one file: only its findings
     assert main(["check", str(tmp_path / "nope")]) == 2
     text = subprocess.run(
-        [sys.executable, "-m", "freshlens", "check", str(tmp_path)], capture_output=True, text=True
+        [sys.executable, "-m", "freshlens", "check", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert text.returncode == 1
     assert "models/c.sql:1:60: FL102 error period `week` is not valid" in text.stdout
