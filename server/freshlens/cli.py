@@ -72,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     ing.add_argument("--state", default="", help="state store path (default: <project>/.freshlens/state.db)")
     ing.add_argument("--project", default=".", help="project folder (default: .)")
+    pull = ssub.add_parser("pull", help="pull runs from where they live (dbt-platform)")
+    from freshlens.platform.command import register as register_platform_pull
+
+    register_platform_pull(pull.add_subparsers(dest="pull_from", parser_class=_Parser, required=True))
     clr = ssub.add_parser("clear", help="forget all builds: the next predicted run rebuilds everything")
     clr.add_argument("--state", default="")
     clr.add_argument("--project", default=".")
@@ -206,6 +210,10 @@ def explain_cmd(args: argparse.Namespace) -> int:
 def state_cmd(args: argparse.Namespace) -> int:
     from freshlens.state import StateError, StateStore, default_state_path
 
+    if args.state_cmd == "pull":
+        from freshlens.platform.command import pull_cmd
+
+        return pull_cmd(args)
     path = args.state or str(default_state_path(os.path.abspath(args.project)))
     try:
         with StateStore(path) as store:
