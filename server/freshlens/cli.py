@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument(
         "dirs",
         nargs="+",
-        help="directories with manifest.json, run_results.json [, sources.json, catalog.json]",
+        help="directories with manifest.json, run_results.json [, sources.json, catalog.json], or URLs "
+        "(s3://, gs://, az://, file://) of one run's folder or of a prefix with one folder per run",
     )
     ing.add_argument("--state", default="", help="state store path (default: <project>/.freshlens/state.db)")
     ing.add_argument("--project", default=".", help="project folder (default: .)")
@@ -219,6 +220,12 @@ def state_cmd(args: argparse.Namespace) -> int:
         with StateStore(path) as store:
             if args.state_cmd == "ingest":
                 for d in args.dirs:
+                    if "://" in d:  # an artifact store: s3://, gs://, az://, file://
+                        from freshlens.state.remote import ingest_url
+
+                        for rep in ingest_url(store, d):
+                            print(rep.summary())
+                        continue
                     rep = store.ingest(d)
                     print(rep.summary())
             elif args.state_cmd == "clear":

@@ -355,6 +355,10 @@ class StateStore:
                 self._ingest_catalog(catalog, manifest, report)
         return report
 
+    def origins(self) -> set[str]:
+        """Where the ingested runs came from (their folders, or the origins given to :meth:`ingest`)."""
+        return {str(row[0]) for row in self._db.execute("SELECT DISTINCT source_dir FROM ingested")}
+
     def _claim(self, kind: str, invocation_id: str, generated_at: datetime, source_dir: str) -> bool:
         """Record that an artifact was ingested; False if it already was (idempotency)."""
         cur = self._db.execute(
