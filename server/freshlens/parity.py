@@ -183,7 +183,9 @@ def _edges(entry: Mapping[str, Any]) -> set[str]:
     return {d for d in deps if isinstance(d, str) and d.startswith(EDGE_PREFIXES)}
 
 
-def _in_scope(uid: str, packages: Iterable[str] | None) -> bool:
+def _in_scope(uid: str, packages: Iterable[str] | None, keep: set[str] | None = None) -> bool:
+    if keep is not None and uid not in keep:
+        return False
     if packages is None:
         return True
     parts = uid.split(".")
@@ -191,18 +193,25 @@ def _in_scope(uid: str, packages: Iterable[str] | None) -> bool:
 
 
 def compare(
-    manifest: Mapping[str, Any], listing: Mapping[str, Any], packages: Iterable[str] | None = None
+    manifest: Mapping[str, Any],
+    listing: Mapping[str, Any],
+    packages: Iterable[str] | None = None,
+    only: Iterable[str] | None = None,
 ) -> Parity:
-    """Compare a dbt manifest with a freshlens listing; ``packages`` limits it to those packages' nodes."""
+    """Compare a dbt manifest with a freshlens listing.
+
+    ``packages`` limits it to those packages' nodes and sources, ``only`` to those unique ids.
+    """
     pk = list(packages) if packages is not None else None
-    dbt_nodes = {u: n for u, n in manifest_nodes(manifest).items() if _in_scope(u, pk)}
-    fl_nodes = {n["unique_id"]: n for n in listing.get("nodes") or [] if _in_scope(n["unique_id"], pk)}
+    keep = set(only) if only is not None else None
+    dbt_nodes = {u: n for u, n in manifest_nodes(manifest).items() if _in_scope(u, pk, keep)}
+    fl_nodes = {n["unique_id"]: n for n in listing.get("nodes") or [] if _in_scope(n["unique_id"], pk, keep)}
     res = Parity(nodes_expected=len(dbt_nodes), nodes_found=len(fl_nodes))
     res.nodes_missing, res.nodes_extra = _set_difference(res, "node", dbt_nodes, fl_nodes)
     for uid in sorted(set(dbt_nodes) & set(fl_nodes)):
         _compare_node(res, uid, dbt_nodes[uid], fl_nodes[uid])
-    dbt_src = {u: s for u, s in manifest_sources(manifest).items() if _in_scope(u, pk)}
-    fl_src = {s["unique_id"]: s for s in listing.get("sources") or [] if _in_scope(s["unique_id"], pk)}
+    dbt_src = {u: s for u, s in manifest_sources(manifest).items() if _in_scope(u, pk, keep)}
+    fl_src = {s["unique_id"]: s for s in listing.get("sources") or [] if _in_scope(s["unique_id"], pk, keep)}
     res.sources_missing, res.sources_extra = _set_difference(res, "source", dbt_src, fl_src)
     for uid in sorted(set(dbt_src) & set(fl_src)):
         _compare_source(res, uid, dbt_src[uid], fl_src[uid])
