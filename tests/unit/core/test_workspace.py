@@ -181,3 +181,26 @@ def test_serve_accepts_the_stdio_flag_clients_pass() -> None:
         timeout=30,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_edits_do_not_freeze_the_callers_garbage(tmp_path: Path) -> None:
+    """Issue 12: gc.freeze() after each edit kept the language server's garbage cycles forever."""
+    import gc
+    import weakref
+
+    write(tmp_path, BASE)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+
+    class Node:
+        other: object
+
+    refs = []
+    for i in range(50):
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a garbage cycle, like a finished asyncio task and its future
+        refs.append(weakref.ref(a))
+        del a, b
+        ws.update_file(str(tmp_path / "models/b.sql"), f"select {i} from {{{{ ref('a') }}}}")
+    gc.collect()
+    assert sum(r() is not None for r in refs) == 0
