@@ -20,8 +20,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 if ! .venv/bin/python -c "import freshlens, pytest_lsp, ruff" >/dev/null 2>&1 \
-   || [ pyproject.toml -nt .venv/.freshlens-installed ]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+   || [ pyproject.toml -nt .venv/.freshlens-installed ] \
+   || [ scripts/constraints-dev.txt -nt .venv/.freshlens-installed ]; then
+  # Pinned: unpinned, pip backtracks for minutes through s3fs/aiobotocore/boto3 releases.
+  .venv/bin/pip install -q --disable-pip-version-check -c scripts/constraints-dev.txt -e ".[dev]"
   touch .venv/.freshlens-installed
 fi
 
