@@ -79,8 +79,9 @@ def run_freshlens(project_dir: Path) -> tuple[int, dict[str, Any], str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "server"), env.get("PYTHONPATH", "")]))
     proc = subprocess.run(
-        [str(python), "-m", "freshlens", "check", str(project_dir), "--format", "json"],
-        cwd=REPO,
+        # Run from the project: `file` in the JSON is relative to the current folder.
+        [str(python), "-m", "freshlens", "check", ".", "--format", "json"],
+        cwd=project_dir,
         env=env,
         capture_output=True,
         text=True,
