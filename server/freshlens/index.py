@@ -177,6 +177,7 @@ class Node:
     configs: list[ConfigCall] = field(default_factory=list)
     refs: list[RefCall] = field(default_factory=list)
     name_span: Span | None = None  # snapshot block name, for SQL-defined snapshots
+    render: Any = None  # freshlens.render.NodeRender when the model's Jinja was rendered
     # filled by linking
     settings: dict[str, list[Setting]] = field(default_factory=dict)
     effective: dict[str, Effective] = field(default_factory=dict)
@@ -292,6 +293,7 @@ class ProjectIndex:
     macro_hashes: dict[str, str] = field(default_factory=dict)  # macro unique id -> sha256 of its block
     source_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (source, table) -> unique id
     vars: dict[str, Any] = field(default_factory=dict)  # the user's var overrides (dbt's --vars)
+    renderer: Any = None  # freshlens.render.Renderer: the project's parse-time Jinja context
 
     @property
     def name(self) -> str:
@@ -580,10 +582,22 @@ def _stem(path: str) -> str:
 
 
 def build_index(
-    root: PackageFiles, packages: list[PackageFiles], vars: dict[str, Any] | None = None
+    root: PackageFiles,
+    packages: list[PackageFiles],
+    vars: dict[str, Any] | None = None,
+    target: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ProjectIndex:
-    """Link the parsed files of a project and its packages; ``vars`` are the user's overrides."""
+    """Link the parsed files of a project and its packages.
+
+    ``vars`` are the user's overrides (dbt's ``--vars``), ``target`` the known fields of the profile's
+    target, ``env`` the environment ``env_var()`` may read (None: only defaults), for parse-time rendering.
+    """
+    from freshlens.render import Renderer
+    from freshlens.render.project import render_model, resolve_yaml_values, setup_for
+
     idx = ProjectIndex(root, packages, vars=dict(vars or {}))
+    idx.renderer = Renderer(setup_for(root, packages, vars, target, env))
     by_name: dict[tuple[str, str], Node] = {}
     for pkg in [root, *packages]:
         pname = pkg.project.name or os.path.basename(pkg.dir)
@@ -593,11 +607,13 @@ def build_index(
         _apply_props(idx, pkg, pname, by_name)
         _add_sources(idx, pkg, pname)
     for node in idx.nodes.values():
+        node.render = render_model(idx, node)
         _collect_settings(idx, node)
         node.effective["freshness"] = resolve_freshness(node)
         for key in node.settings:
             if key != "freshness":
                 node.effective[key] = resolve_whole(node, key)
+        resolve_yaml_values(idx, node)
     _link(idx)
     for pkg in [root, *packages]:
         pname = pkg.project.name or os.path.basename(pkg.dir)
@@ -815,12 +831,16 @@ def refresh_node(idx: ProjectIndex, node: Node, configs: list[ConfigCall], refs:
             kids.remove(node.unique_id)
     idx.unresolved = [u for u in idx.unresolved if u.node is not node]
     idx.dynamic_refs = [u for u in idx.dynamic_refs if u.node is not node]
+    from freshlens.render.project import render_model, resolve_yaml_values
+
     node.configs, node.refs = configs, refs
+    node.render = render_model(idx, node)
     _collect_settings(idx, node)
     node.effective = {"freshness": resolve_freshness(node)}
     for key in node.settings:
         if key != "freshness":
             node.effective[key] = resolve_whole(node, key)
+    resolve_yaml_values(idx, node)
     _link_node(idx, node)
 
 

@@ -31,7 +31,7 @@ from freshlens.project.files import (
     parse_sql_file,
 )
 from freshlens.project.reading import read_project_file, read_text
-from freshlens.project.yamlpos import YamlError, YMap, parse_yaml
+from freshlens.project.yamlpos import YamlError, YMap, YScalar, parse_yaml
 
 log = logging.getLogger(__name__)
 
@@ -402,8 +402,9 @@ def build_index_with_context(
     root: PackageFiles, pkgs: list[PackageFiles], vars: dict[str, Any] | None = None
 ) -> ProjectIndex:
     catalog = read_catalog_types(os.path.join(root.dir, root.project.target_path, "catalog.json"))
-    idx = build_index(root, pkgs, vars=vars)
-    idx.adapter_type = adapter_type(root.dir, root.project.profile)
+    target = profile_target(root.dir, root.project.profile)
+    idx = build_index(root, pkgs, vars=vars, target=target)
+    idx.adapter_type = target.get("type")
     if catalog:
         idx.catalog_types = catalog
         for uid, st in idx.sources.items():
@@ -413,8 +414,34 @@ def build_index_with_context(
 
 def adapter_type(project_dir: str, profile: str | None) -> str | None:
     """The adapter ``type`` of the profile's default target, from a ``profiles.yml`` we can see."""
+    got = profile_target(project_dir, profile).get("type")
+    return got if isinstance(got, str) else None
+
+
+# Fields of a profile's target that parse-time Jinja may read (``target.name``, ``target.type`` …);
+# credentials are never read.
+_TARGET_FIELDS = (
+    "type",
+    "schema",
+    "database",
+    "dataset",
+    "project",
+    "catalog",
+    "threads",
+    "host",
+    "port",
+    "user",
+)
+
+
+def profile_target(project_dir: str, profile: str | None) -> dict[str, Any]:
+    """Known fields of the profile's default target (as dbt finds profiles.yml); {} when not found.
+
+    Looks in the project folder, then ``DBT_PROFILES_DIR``, then ``~/.dbt``. A value written with Jinja
+    (``"{{ env_var('…') }}"``) is left out: unknown, never guessed.
+    """
     if not profile:
-        return None
+        return {}
     candidates = [os.path.join(project_dir, "profiles.yml")]
     env = os.environ.get("DBT_PROFILES_DIR")
     if env:
@@ -432,18 +459,31 @@ def adapter_type(project_dir: str, profile: str | None) -> str | None:
             continue
         outputs = prof.get("outputs")
         target = prof.get("target")
-        tname = target.value if target is not None and hasattr(target, "value") else None
+        tname = target.value if isinstance(target, YScalar) and isinstance(target.value, str) else None
+        if tname is not None and "{{" in tname:
+            tname = None
+        out: YMap | None = None
         if isinstance(outputs, YMap):
-            out = outputs.get(str(tname)) if tname else None
-            if not isinstance(out, YMap) and outputs.items:
-                first = outputs.items[0].value
-                out = first if isinstance(first, YMap) else None
-            if isinstance(out, YMap):
-                t = out.get("type")
-                if t is not None and hasattr(t, "value") and isinstance(t.value, str) and "{{" not in t.value:
-                    return t.value
-        return None
-    return None
+            got = outputs.get(tname) if tname else None
+            if isinstance(got, YMap):
+                out = got
+            elif outputs.items and isinstance(outputs.items[0].value, YMap):
+                out = outputs.items[0].value
+        fields: dict[str, Any] = {"profile_name": profile}
+        if tname is not None:
+            fields["name"] = tname
+            fields["target_name"] = tname
+        if out is not None:
+            for key in _TARGET_FIELDS:
+                v = out.get(key)
+                if (
+                    isinstance(v, YScalar)
+                    and v.value is not None
+                    and not (isinstance(v.value, str) and "{{" in v.value)
+                ):
+                    fields[key] = v.value
+        return fields
+    return {}
 
 
 def read_catalog_types(path: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ Rule = Callable[[Ctx], Iterable[Finding]]
 RULES: tuple[Rule, ...] = (
     general.parse_problems,
     general.references,
+    general.render_problems,
     general.duplicates,
     general.orphan_properties,
     model_freshness.project_tree_keys,

@@ -34,6 +34,12 @@ _TABLE: tuple[Code, ...] = (
     Code("FL009", I, "GEN", "ref()/source() whose target is computed: not resolved"),
     Code("FL010", W, "GEN", "properties entry for a model that has no file"),
     Code("FL011", W, "GEN", "file not analysed (not a regular file, too large, too deep, binary or gone)"),
+    Code(
+        "FL012",
+        I,
+        "GEN",
+        "model's Jinja could not be rendered: its dependencies and configs may be incomplete",
+    ),
     # Model freshness (spec/sao.md section 6).
     Code("FL101", E, "SAO-V1", "build_after needs both count and period, or neither"),
     Code("FL102", E, "SAO-V2", "build_after period must be minute, hour or day"),

@@ -20,8 +20,8 @@ def references(ctx: Ctx) -> Iterator[Finding]:
     model_names = sorted({n.name for n in idx.nodes.values()})
     source_names = sorted({f"{s.source_name}.{s.name}" for s in idx.sources.values()})
     for u in idx.unresolved:
-        if u.node.package != idx.name:
-            continue
+        if u.node.package != idx.name or u.node.eff("enabled").value is False:
+            continue  # dbt neither links nor checks the refs of a disabled node
         args = [a for a in u.call.args if a is not None]
         cond = " (inside {% if %}: dbt fails when that branch runs)" if u.call.conditional else ""
         sev = None
@@ -41,14 +41,32 @@ def references(ctx: Ctx) -> Iterator[Finding]:
             )
             yield finding("FL004", msg, Loc(u.path, u.call.span), severity=sev)
     for u in idx.dynamic_refs:
-        if u.node.package != idx.name:
+        if u.node.package != idx.name or u.node.eff("enabled").value is False:
             continue
         where = " inside a {% for %} loop" if u.call.in_loop else ""
         yield finding(
             "FL009",
-            f"{u.call.kind}() with a computed argument{where}: freshlens does not render Jinja, so this "
-            "dependency is not in its DAG and predictions for this model may miss it.",
+            f"{u.call.kind}() with a computed argument{where}: freshlens could not render it (see FL012), "
+            "so this dependency is not in its DAG and predictions for this model may miss it.",
             Loc(u.path, u.call.span),
+        )
+
+
+def render_problems(ctx: Ctx) -> Iterator[Finding]:
+    """FL012: a model whose Jinja freshlens could not render at parse time (the DAG may be incomplete)."""
+    idx = ctx.index
+    for node in idx.nodes.values():
+        r = node.render
+        if r is None or r.ok or node.path is None or node.package != idx.name:
+            continue
+        if not ctx.in_scope(node.path) or node.eff("enabled").value is False:
+            continue
+        yield finding(
+            "FL012",
+            f"freshlens could not render this model's Jinja as dbt parse would: {r.problem}. Its "
+            "ref()/source() and config() calls come from a static read only, so the DAG may be incomplete "
+            "here and predictions for this model are less certain.",
+            Loc(node.path, r.problem_span or _file_start()),
         )
 
 

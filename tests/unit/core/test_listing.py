@@ -17,12 +17,12 @@ FILES = {
     "dbt_project.yml": (
         "name: p\nversion: '1.0'\nprofile: p\n"
         "models:\n  p:\n    +materialized: table\n    retired:\n      +enabled: false\n"
-        "    maybe:\n      +enabled: \"{{ var('on', false) }}\"\n"
+        "    maybe:\n      +enabled: \"{{ var('on') }}\"\n"
     ),
     "models/a.sql": "{{ config(freshness={'build_after': {'count': 2, 'period': 'hour'}}) }}\n"
     "select * from {{ source('raw', 'orders') }}\n",
     "models/b.sql": "{{ config(materialized='view') }}\nselect * from {{ ref('a') }} join {{ ref('s1') }}\n",
-    "models/c.sql": "{% set n = 'a' %}\nselect * from {{ ref(n ~ '') }}\n",
+    "models/c.sql": "{% set n = var('which') %}\nselect * from {{ ref(n ~ '') }}\n",
     "models/retired/d.sql": "select 1\n",
     "models/maybe/e.sql": "select 1\n",
     "models/_src.yml": (
@@ -65,7 +65,7 @@ def test_nodes_have_manifest_keys_and_shapes(project) -> None:  # type: ignore[n
 def test_disabled_dynamic_and_unresolved_are_said_not_guessed(project) -> None:  # type: ignore[no-untyped-def]
     nodes = {n["unique_id"]: n for n in listing(project(FILES))["nodes"]}
     assert nodes["model.p.d"]["enabled"] is False and nodes["model.p.d"]["config"]["enabled"] is False
-    assert nodes["model.p.e"]["enabled"] == {"dynamic": "{{ var('on', false) }}"}
+    assert nodes["model.p.e"]["enabled"] == {"dynamic": "{{ var('on') }}"}  # no value, no default
     c = nodes["model.p.c"]
     assert c["depends_on"]["nodes"] == []
     assert c["freshlens"]["unresolved"] == [{"dynamic": "ref(n ~ '')", "line": 2, "reason": "computed"}]

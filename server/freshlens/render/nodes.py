@@ -1,0 +1,262 @@
+"""Render what the static scanner cannot read: a model's Jinja, and Jinja in YAML config values.
+
+Only what needs it is rendered (``needs_render``): a model whose scan is complete keeps the fast
+path. A rendered model's ``ref``/``source``/``config`` calls replace the scanned ones, each at the
+position of the call site in the model file (the exact span of a literal call the scanner also found,
+else the Jinja tag on the line that made it). Results are cached by content: the file text, its
+package and the project's context fingerprint (macros, vars, target, dispatch), so an edit
+re-renders one file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import TemplateError, Undefined
+from jinja2.exceptions import SecurityError
+
+from freshlens.model import Dynamic, Span
+from freshlens.project.sqlscan import ConfigCall, RefCall, SqlScan
+from freshlens.project.yamlpos import YMap, YNode, YPair, YScalar, YSeq
+from freshlens.render.context import (
+    MacroReturn,
+    ProjectContext,
+    RecordedCall,
+    Recorder,
+    Setup,
+    bind,
+    unbind,
+)
+from freshlens.render.sandbox import NODE_FILE, STRING_FILE, RenderError, budget
+
+# A called name: `name(` or `pkg.name(`
+_CALLED = re.compile(r"([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?\s*\(")
+_TAG_ON_LINE = re.compile(r"\{\{|\{%")
+
+
+@dataclass(slots=True)
+class NodeRender:
+    """What rendering one model found, or why it could not."""
+
+    refs: list[RefCall] = field(default_factory=list)
+    configs: list[ConfigCall] = field(default_factory=list)
+    problem: str | None = None  # rendering failed: why (the scanned calls stay, flagged)
+    problem_span: Span | None = None
+    undefined: list[str] = field(default_factory=list)  # names called that no macro defines
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _tag(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "str"
+
+
+def to_node(value: Any, span: Span) -> YNode:
+    """A rendered Python value as the position-carrying tree the rules read (every part at ``span``)."""
+    if isinstance(value, dict):
+        return YMap([YPair(YScalar(str(k), span, "str"), to_node(v, span)) for k, v in value.items()], span)
+    if isinstance(value, list | tuple):
+        return YSeq([to_node(v, span) for v in value], span)
+    if isinstance(value, Undefined):  # a name no macro defines: the value is unknown, not ""
+        return YScalar(Dynamic(f"{value._undefined_name or '?'}(…)"), span, "dynamic")
+    if not isinstance(value, str | int | float | bool) and value is not None:
+        value = str(value)
+    return YScalar(value, span, _tag(value), isinstance(value, str))
+
+
+class Renderer:
+    """Parse-time rendering for one project (root + installed packages)."""
+
+    def __init__(self, setup: Setup) -> None:
+        self.context = ProjectContext(setup)
+        self.setup = setup
+        self._cache: dict[tuple[str, str, str], NodeRender] = {}
+        self._macro_names = {name for pkg in setup.macros.values() for name in pkg}
+        self._namespaces = {p for p in setup.packages if p in setup.macros}
+        self._jinja_vars = any(
+            isinstance(v, str) and "{{" in v
+            for values in setup.project_vars.values()
+            for v in _flat_values(values)
+        ) or any(isinstance(v, str) and "{{" in v for v in _flat_values(setup.cli_vars))
+
+    # -- which files ------------------------------------------------------------------------------
+    def needs_render(self, text: str, scan: SqlScan) -> bool:
+        """True when the static scan cannot be complete: computed refs or configs, macro calls, …"""
+        if any(r.dynamic for r in scan.refs):
+            return True
+        if any(_has_dynamic(c.args) or c.conditional for c in scan.configs):
+            return True
+        if "{" not in text or not (self._macro_names or self._namespaces or self._jinja_vars):
+            return False
+        for m in _CALLED.finditer(text):
+            head, attr = m.group(1), m.group(2)
+            if attr is None:
+                if head in self._macro_names:
+                    return True
+                if head == "var" and self._jinja_vars:
+                    return True
+            elif head in self._namespaces or (head == "adapter" and attr == "dispatch"):
+                return True
+        return False
+
+    # -- models -----------------------------------------------------------------------------------
+    def render_node(self, package: str, name: str, text: str, scan: SqlScan) -> NodeRender:
+        key = (package, name, text)
+        got = self._cache.get(key)
+        if got is None:
+            got = self._render(package, name, text, scan)
+            self._cache[key] = got
+        return got
+
+    def _render(self, package: str, name: str, text: str, scan: SqlScan) -> NodeRender:
+        out = NodeRender()
+        lines = text.splitlines()
+        rec = Recorder(package, name)
+        try:
+            template = self.context.text_env.compile_template(text, NODE_FILE)
+        except TemplateError as exc:
+            out.problem = f"Jinja syntax error: {exc}"
+            out.problem_span = _line_span(lines, getattr(exc, "lineno", 1) or 1)
+            return out
+        rec.template = template
+        ns = self.context.namespace(package)
+        failed_at: int | None = None
+        token = bind(rec)
+        try:
+            with budget():
+                "".join(template.root_render_func(template.new_context(ns, shared=True)))
+        except MacroReturn:
+            pass  # a top-level return(): dbt ends the render there too
+        except RenderError as exc:
+            out.problem = exc.message
+            failed_at = _failure_line(exc, template)
+        except SecurityError as exc:
+            out.problem = f"the sandbox refused an operation ({exc})"
+            failed_at = _failure_line(exc, template)
+        except RecursionError as exc:
+            out.problem = "macros call each other without end (recursion limit)"
+            failed_at = _failure_line(exc, template)
+        except TemplateError as exc:
+            out.problem = f"Jinja error: {exc}"
+            failed_at = _failure_line(exc, template)
+        except Exception as exc:  # the user's Jinja raised (a TypeError in an expression, …)
+            out.problem = f"{type(exc).__name__}: {exc}"
+            failed_at = _failure_line(exc, template)
+        finally:
+            unbind(token)
+        if out.problem is not None:
+            out.problem_span = _line_span(lines, failed_at or _first_tag_line(lines))
+            return out
+        out.undefined = list(rec.undefined)
+        out.refs = [_ref_call(c, lines, scan) for c in rec.calls]
+        for c in rec.configs:
+            span = _static_config_span(scan, c.line) or _line_span(lines, c.line or 1)
+            args = to_node(c.values, span)
+            assert isinstance(args, YMap)
+            out.configs.append(ConfigCall(args, span))
+        out.configs = _prefer_static_configs(out.configs, rec, scan)
+        return out
+
+    # -- YAML values ------------------------------------------------------------------------------
+    def render_value(self, package: str, text: str) -> Any:
+        """A Jinja string from YAML (``"{{ var('x') | as_bool }}"``) rendered as dbt does (native)."""
+        t = self.context.native_env.compile_template(text, STRING_FILE)
+        rec = Recorder(package, "")
+        token = bind(rec)
+        try:
+            with budget():
+                ns = self.context.namespace(package)
+                return self.context.native_env.concat(t.root_render_func(t.new_context(ns, shared=True)))
+        finally:
+            unbind(token)
+
+
+def _flat_values(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _flat_values(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _flat_values(v)]
+    return [value]
+
+
+def _has_dynamic(node: YNode) -> bool:
+    if isinstance(node, YScalar):
+        return node.tag == "dynamic"
+    if isinstance(node, YSeq):
+        return any(_has_dynamic(i) for i in node.items)
+    return any(_has_dynamic(p.value) for p in node.items)
+
+
+def _line_span(lines: list[str], line: int) -> Span:
+    """The Jinja on a 1-based line: from its first tag to the end of the line."""
+    i = max(0, min(line - 1, len(lines) - 1)) if lines else 0
+    text = lines[i] if lines else ""
+    m = _TAG_ON_LINE.search(text)
+    start = m.start() if m else len(text) - len(text.lstrip())
+    return Span(i, start, i, len(text.rstrip()))
+
+
+def _failure_line(exc: BaseException, template: Any) -> int | None:
+    """The line of the model where rendering failed (its last frame in the traceback)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == NODE_FILE:
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    return line
+
+
+def _first_tag_line(lines: list[str]) -> int:
+    for i, text in enumerate(lines):
+        if _TAG_ON_LINE.search(text):
+            return i + 1
+    return 1
+
+
+def _ref_call(c: RecordedCall, lines: list[str], scan: SqlScan) -> RefCall:
+    for s in scan.refs:
+        same = not s.dynamic and s.kind == c.kind and s.args == c.args and s.version == c.version
+        if same and (c.line is None or s.span.line == c.line - 1):
+            return RefCall(c.kind, list(c.args), c.version, s.span)
+    return RefCall(c.kind, list(c.args), c.version, _line_span(lines, c.line or 1))
+
+
+def _static_config_span(scan: SqlScan, line: int | None) -> Span | None:
+    if line is None:
+        return None
+    for c in scan.configs:
+        if c.span.line == line - 1:
+            return c.span
+    return None
+
+
+def _prefer_static_configs(rendered: list[ConfigCall], rec: Recorder, scan: SqlScan) -> list[ConfigCall]:
+    """Keep the scanner's exact tree for a literal config() call the render also made."""
+    out: list[ConfigCall] = []
+    for call, recorded in zip(rendered, rec.configs, strict=True):
+        static = next(
+            (
+                s
+                for s in scan.configs
+                if recorded.line is not None
+                and s.span.line == recorded.line - 1
+                and not _has_dynamic(s.args)
+                and not s.conditional
+            ),
+            None,
+        )
+        out.append(static if static is not None else call)
+    return out

@@ -1,0 +1,130 @@
+"""A project's parse context from its parsed files, and renders applied to the index.
+
+``setup_for`` gathers what dbt's parse context needs from the already-parsed files (no I/O):
+each package's ``vars:``, the root's ``dispatch:``, every macro, the user's var overrides and the
+profile's target. ``render_model`` renders one model when ``Renderer.needs_render`` says so and puts
+what the render saw on the node; ``resolve_yaml_values`` renders the Jinja strings of YAML configs
+(``+enabled: "{{ var('x') | as_bool }}"``) the way dbt's native YAML rendering does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from freshlens.model import Dynamic
+from freshlens.project.yamlpos import YMap, YSeq, to_plain
+from freshlens.render.context import Setup, macros_in
+from freshlens.render.nodes import NodeRender, Renderer
+from freshlens.render.sandbox import RenderError
+
+if TYPE_CHECKING:
+    from freshlens.index import Node, PackageFiles, ProjectIndex
+
+
+def _package_name(pkg: PackageFiles) -> str:
+    return pkg.project.name or os.path.basename(pkg.dir)
+
+
+def _dispatch(root: PackageFiles) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    node = root.project.root.get("dispatch") if root.project.root is not None else None
+    if not isinstance(node, YSeq):
+        return out
+    for item in node.items:
+        if not isinstance(item, YMap):
+            continue
+        ns, order = to_plain(item.get("macro_namespace")), to_plain(item.get("search_order"))
+        if isinstance(ns, str) and isinstance(order, list):
+            out[ns] = [str(p) for p in order]
+    return out
+
+
+def setup_for(
+    root: PackageFiles,
+    packages: list[PackageFiles],
+    cli_vars: Mapping[str, Any] | None,
+    target: Mapping[str, Any] | None,
+    env: Mapping[str, str] | None = None,
+) -> Setup:
+    project_vars: dict[str, dict[str, Any]] = {}
+    macros = {}
+    for pkg in [root, *packages]:
+        name = _package_name(pkg)
+        values = to_plain(pkg.project.root.get("vars")) if pkg.project.root is not None else None
+        project_vars[name] = dict(values) if isinstance(values, dict) else {}
+        if pkg.macros:
+            macros[name] = macros_in(name, pkg.macros)
+    return Setup(
+        root=_package_name(root),
+        packages=[_package_name(p) for p in packages],
+        project_vars=project_vars,
+        cli_vars=dict(cli_vars or {}),
+        target=dict(target or {}),
+        dispatch=_dispatch(root),
+        macros=macros,
+        env=env,
+    )
+
+
+def render_model(idx: ProjectIndex, node: Node) -> NodeRender | None:
+    """Render ``node`` if its scan is incomplete; on success its calls become the rendered ones."""
+    renderer: Renderer | None = idx.renderer
+    if renderer is None or node.path is None or node.resource_type != "model" or node.language != "sql":
+        return None
+    sql = None
+    for pkg in [idx.root, *idx.packages]:
+        sql = pkg.sql.get(node.path)
+        if sql is not None:
+            break
+    if sql is None or not renderer.needs_render(sql.text, sql.scan):
+        return None
+    got = renderer.render_node(node.package, node.name, sql.text, sql.scan)
+    if got.ok:
+        node.configs, node.refs = list(got.configs), list(got.refs)
+    return got
+
+
+def _render_dynamic(renderer: Renderer, package: str, value: Any) -> tuple[Any, bool]:
+    """``value`` with every ``Dynamic`` inside rendered; False when one could not be."""
+    if isinstance(value, Dynamic):
+        try:
+            return renderer.render_value(package, value.text), True
+        except RenderError:
+            return value, False
+        except Exception:  # the user's Jinja raised: keep it dynamic (said so in the listing)
+            return value, False
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        ok = True
+        for k, v in value.items():
+            out[k], good = _render_dynamic(renderer, package, v)
+            ok = ok and good
+        return out, ok
+    if isinstance(value, list):
+        items = [_render_dynamic(renderer, package, v) for v in value]
+        return [v for v, _ in items], all(g for _, g in items)
+    return value, True
+
+
+def _has_dynamic(value: Any) -> bool:
+    if isinstance(value, Dynamic):
+        return True
+    if isinstance(value, dict):
+        return any(_has_dynamic(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_dynamic(v) for v in value)
+    return False
+
+
+def resolve_yaml_values(idx: ProjectIndex, node: Node) -> None:
+    """Render the Jinja strings of ``node``'s effective configs set in YAML (dbt_project.yml, properties)."""
+    renderer: Renderer | None = idx.renderer
+    if renderer is None:
+        return
+    for eff in node.effective.values():
+        if eff.setting is None or eff.setting.layer == "sql" or eff.setting.conditional:
+            continue
+        if _has_dynamic(eff.value):
+            eff.value, _ok = _render_dynamic(renderer, node.package, eff.value)

@@ -1,0 +1,217 @@
+"""The Jinja2 environments freshlens renders dbt code in: sandboxed, budgeted, dbt's filters.
+
+Safety: ``jinja2.sandbox.SandboxedEnvironment`` refuses private and internal attributes
+(``__class__``, ``func_globals`` …) and unsafe callables; the environments have **no loader**, so
+``{% include %}``/``{% import %}`` of files fail; the context (``freshlens.render.context``) offers no
+function that reads files, opens connections or runs SQL. A render also has a budget (steps and
+seconds, below): a runaway loop or recursion is cut, reported, and the rest of the project goes on.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import chain, islice
+from types import CodeType, FrameType
+from typing import Any
+
+from jinja2 import ChainableUndefined, Template
+from jinja2.nativetypes import NativeCodeGenerator
+from jinja2.sandbox import SandboxedEnvironment
+
+# Template lines executed in one render (node or YAML value). A model that loops over every
+# country and every event type of a real project executes a few thousand; 200,000 lines take
+# about 0.2 s, so hostile input is cut long before it stalls the editor.
+MAX_RENDER_STEPS = 200_000
+# Wall-clock budget of one render, checked every 1,024 steps (same reasoning as MAX_PARSE_SECONDS).
+MAX_RENDER_SECONDS = 2.0
+
+# Code objects of templates compiled here carry one of these file names, so the budget tracer and
+# the call-site lookup can tell template frames from Python frames.
+NODE_FILE = "<freshlens-node>"
+MACRO_FILE = "<freshlens-macro>"
+STRING_FILE = "<freshlens-string>"
+_TEMPLATE_FILES = frozenset({NODE_FILE, MACRO_FILE, STRING_FILE})
+
+
+class RenderError(Exception):
+    """Rendering stopped: the message says why, in words for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unresolvable(RenderError):
+    """Something freshlens cannot know at parse time (an unset var, env_var, an unknown target field)."""
+
+
+class BudgetExceeded(RenderError):
+    pass
+
+
+# -- dbt's filters (dbt/clients/jinja.py): markers that the native renderer turns into values -----
+
+
+class _NativeMarker(str):
+    pass
+
+
+class _BoolMarker(_NativeMarker):
+    pass
+
+
+class _NumberMarker(_NativeMarker):
+    pass
+
+
+class _TextMarker(str):
+    pass
+
+
+def _as_bool(value: Any) -> Any:
+    return _BoolMarker(value)
+
+
+def _as_number(value: Any) -> Any:
+    return _NumberMarker(value)
+
+
+def _as_native(value: Any) -> Any:
+    return _NativeMarker(value)
+
+
+def _as_text(value: Any) -> Any:
+    return _TextMarker(value)
+
+
+FILTERS = {"as_bool": _as_bool, "as_number": _as_number, "as_native": _as_native, "as_text": _as_text}
+
+
+def _literal(raw: str) -> Any:
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        return raw
+
+
+def native_concat(values: Iterable[Any]) -> Any:
+    """dbt's ``quoted_native_concat``: one raw value stays a value; markers and text are literal-eval'd."""
+    it = iter(values)
+    head = list(islice(it, 2))
+    if not head:
+        return ""
+    if len(head) == 1:
+        raw = head[0]
+        if isinstance(raw, _TextMarker):
+            return str(raw)
+        if not isinstance(raw, _NativeMarker):
+            return raw
+        raw = str(raw)
+    else:
+        raw = "".join(str(v) for v in chain(head, it))
+    result = _literal(raw)
+    if isinstance(result, str):
+        return raw
+    return result
+
+
+class ParseUndefined(ChainableUndefined):
+    """A name no context or macro defines. dbt's own global macros (``current_timestamp()``,
+    ``dbt.type_string()`` …) are not in the project; they never call ``ref``/``source``, so a call of
+    an undefined name renders as empty text and is recorded (see ``render.context``) instead of failing.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from freshlens.render.context import note_undefined_call
+
+        note_undefined_call(self._undefined_name or "?")
+        return ParseUndefined(name=self._undefined_name)
+
+
+class _Sandbox(SandboxedEnvironment):
+    def __init__(self, native: bool) -> None:
+        super().__init__(
+            extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],  # as dbt enables them
+            undefined=ParseUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+        )
+        self.filters.update(FILTERS)
+        if native:
+            self.code_generator_class = NativeCodeGenerator
+            self.concat = native_concat  # type: ignore[method-assign]
+
+    def compile_template(self, source: str, filename: str) -> Template:
+        code = self.compile(source, name=None, filename=filename)
+        assert isinstance(code, CodeType)
+        return self.template_class.from_code(self, code, self.make_globals(None))
+
+
+def text_environment() -> _Sandbox:
+    """For model SQL and macros: output is text."""
+    return _Sandbox(native=False)
+
+
+def native_environment() -> _Sandbox:
+    """For YAML config values: ``"{{ var('n') }}"`` gives the var's value, not its text (dbt's native mode)."""
+    return _Sandbox(native=True)
+
+
+# -- budget -------------------------------------------------------------------------------------
+
+
+class _Budget:
+    __slots__ = ("deadline", "steps")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.deadline = time.monotonic() + MAX_RENDER_SECONDS
+
+    def tracer(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename in _TEMPLATE_FILES:
+            return self.local
+        return None
+
+    def local(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "line":
+            self.steps += 1
+            if self.steps > MAX_RENDER_STEPS:
+                raise BudgetExceeded(
+                    f"rendering stopped after {MAX_RENDER_STEPS:,} template steps (a loop that does not end?)"
+                )
+            if not self.steps & 1023 and time.monotonic() > self.deadline:
+                raise BudgetExceeded(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
+        return self.local
+
+
+@contextmanager
+def budget() -> Iterator[None]:
+    """Count the template lines executed inside; raise ``BudgetExceeded`` past the limits.
+
+    A trace function on template frames only; the previous tracer (a debugger, coverage) is restored.
+    """
+    old = sys.gettrace()
+    b = _Budget()
+    sys.settrace(b.tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(old)
+
+
+def call_site_line(template: Template) -> int | None:
+    """The 1-based line of ``template`` (a node) that is executing now, from the stack."""
+    f: FrameType | None = sys._getframe(1)
+    depth = 0
+    while f is not None and depth < 400:
+        if f.f_code.co_filename == NODE_FILE:
+            return template.get_corresponding_lineno(f.f_lineno)
+        f = f.f_back
+        depth += 1
+    return None
