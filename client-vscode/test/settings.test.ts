@@ -18,6 +18,8 @@ test('every VS Code setting maps to its server key', () => {
       at: '2026-06-02T06:00:00Z',
       lenses: false,
       inlayHints: true,
+      vars: { enable_optional: true },
+      envVars: true,
       severityOverrides: { FL110: 'error' },
       'trace.server': 'verbose',
       'server.python': '/x/python',
@@ -31,6 +33,8 @@ test('every VS Code setting maps to its server key', () => {
     at: '2026-06-02T06:00:00Z',
     lenses: false,
     inlayHints: true,
+    vars: { enable_optional: true },
+    envVars: true,
     severityOverrides: { FL110: 'error' },
     trace: 'verbose',
   });
@@ -43,6 +47,7 @@ test('invalid values fall back to the defaults', () => {
   assert.equal(s.lenses, true);
   assert.equal(s.trace, 'off');
   assert.equal(s.at, '');
+  assert.deepEqual(toServerSettings(from({ vars: ['a'] })).vars, {});
 });
 
 test('severity overrides: codes upper-cased, aliases accepted, junk dropped', () => {

@@ -40,10 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="report config problems (exit 1 on errors)")
     c.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
     c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument("--vars", default="", help="var overrides as a YAML mapping, as dbt's --vars")
     ls = sub.add_parser("ls", help="list nodes and sources as dbt's manifest.json would")
     ls.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
     ls.add_argument("--format", choices=("text", "json"), default="text")
     ls.add_argument("--vars", default="", help="var overrides as a YAML mapping, as dbt's --vars")
+    for sp in (c, ls):
+        sp.add_argument(
+            "--env-vars",
+            action="store_true",
+            help="let env_var() read this environment while rendering Jinja (default: only its defaults)",
+        )
     srv = sub.add_parser("serve", help="run the language server over stdio")
     srv.add_argument(
         "--stdio", action="store_true", help="accepted for clients that pass it (stdio is the default)"
@@ -88,7 +95,14 @@ def _project_of(path: str) -> str:
     return project_dir_of(path) or os.path.dirname(os.path.abspath(path))
 
 
-def check(paths: list[str], fmt: str) -> int:
+def check(paths: list[str], fmt: str, vars_text: str = "", env_vars: bool = False) -> int:
+    from freshlens.listing import parse_vars
+
+    try:
+        user_vars = parse_vars(vars_text)
+    except ValueError as exc:
+        print(f"freshlens: error: {exc}", file=sys.stderr)
+        return 2
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         print(f"freshlens: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -98,7 +112,7 @@ def check(paths: list[str], fmt: str) -> int:
     except TargetError as exc:
         print(f"freshlens: error: {exc}", file=sys.stderr)
         return 2
-    ws = Workspace(targets.folders)
+    ws = Workspace(targets.folders, vars=user_vars, env=dict(os.environ) if env_vars else None)
     ws.load()
     if not ws.projects:
         print(f"freshlens: error: no dbt_project.yml found under {', '.join(paths)}", file=sys.stderr)
@@ -255,11 +269,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "check":
-        return check(args.paths, args.format)
+        return check(args.paths, args.format, args.vars, args.env_vars)
     if args.cmd == "ls":
         from freshlens.listing import ls_cmd
 
-        return ls_cmd(args.paths, args.format, args.vars)
+        return ls_cmd(args.paths, args.format, args.vars, args.env_vars)
     if args.cmd == "plan":
         return plan_cmd(args)
     if args.cmd == "explain":

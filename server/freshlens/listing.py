@@ -233,7 +233,7 @@ def parse_vars(text: str) -> dict[str, Any]:
     return {str(k): v for k, v in value.items()}
 
 
-def ls_cmd(paths: list[str], fmt: str, vars_text: str) -> int:
+def ls_cmd(paths: list[str], fmt: str, vars_text: str, env_vars: bool = False) -> int:
     """``freshlens ls``: print the listing of every project under ``paths`` (files narrow it)."""
     import json
     import sys
@@ -253,7 +253,7 @@ def ls_cmd(paths: list[str], fmt: str, vars_text: str) -> int:
     roots = [os.path.normpath(os.path.abspath(p)) for p in paths]
     files = {r for r in roots if os.path.isfile(r)}
     folders = sorted({r if os.path.isdir(r) else _project_of(r) for r in roots})
-    ws = Workspace(folders, vars=user_vars)
+    ws = Workspace(folders, vars=user_vars, env=dict(os.environ) if env_vars else None)
     ws.load()
     projects = [p for _k, p in sorted(ws.projects.items()) if p.index is not None]
     if not projects:

@@ -88,11 +88,17 @@ def _norm(path: str) -> str:
 
 class Workspace:
     def __init__(
-        self, roots: list[str], overlay: dict[str, str] | None = None, vars: dict[str, Any] | None = None
+        self,
+        roots: list[str],
+        overlay: dict[str, str] | None = None,
+        vars: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.roots = [_norm(r) for r in roots]
         # the user's var overrides (dbt's --vars; the CLI's --vars, the editor's `vars` setting)
         self.vars: dict[str, Any] = dict(vars or {})
+        # what env_var() may read while rendering: None = only its defaults (the user turns this on)
+        self.env: dict[str, str] | None = env
         self.overlay: dict[str, str] = {_norm(k): v for k, v in (overlay or {}).items()}
         self.cache: dict[str, Parsed] = {}
         self.projects: dict[str, Project] = {}
@@ -182,7 +188,7 @@ class Workspace:
                 self._package(_norm(p), False, proj.listings)
                 for p in discovery.installed_packages(proj.dir, root.project.packages_install_path)
             ]
-            idx = build_index_with_context(root, pkgs, vars=self.vars)
+            idx = build_index_with_context(root, pkgs, vars=self.vars, env=self.env)
             proj.index = idx
             proj.files = {
                 proj.project_file,
@@ -399,11 +405,14 @@ class Workspace:
 
 
 def build_index_with_context(
-    root: PackageFiles, pkgs: list[PackageFiles], vars: dict[str, Any] | None = None
+    root: PackageFiles,
+    pkgs: list[PackageFiles],
+    vars: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ProjectIndex:
     catalog = read_catalog_types(os.path.join(root.dir, root.project.target_path, "catalog.json"))
     target = profile_target(root.dir, root.project.profile)
-    idx = build_index(root, pkgs, vars=vars, target=target)
+    idx = build_index(root, pkgs, vars=vars, target=target, env=env)
     idx.adapter_type = target.get("type")
     if catalog:
         idx.catalog_types = catalog

@@ -14,6 +14,8 @@ export interface ServerSettings {
   at: string;
   lenses: boolean;
   inlayHints: boolean;
+  vars: Record<string, unknown>;
+  envVars: boolean;
   severityOverrides: Record<string, OverrideSeverity>;
   trace: Trace;
 }
@@ -26,6 +28,8 @@ export const DEFAULTS: Readonly<ServerSettings> = Object.freeze({
   at: '',
   lenses: true,
   inlayHints: false,
+  vars: {},
+  envVars: false,
   severityOverrides: {},
   trace: 'off',
 });
@@ -49,6 +53,11 @@ function bool(v: unknown, fallback: boolean): boolean {
 
 function oneOf<T extends string>(v: unknown, allowed: readonly string[], fallback: T): T {
   return typeof v === 'string' && allowed.includes(v) ? (v as T) : fallback;
+}
+
+/** A JSON object setting (dbt's `--vars`); anything else is `{}`. */
+export function plainObject(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : {};
 }
 
 /** Keep valid `{code: severity}` pairs; codes upper-cased, unknown severities dropped. */
@@ -80,6 +89,8 @@ export function toServerSettings(get: SettingGetter): ServerSettings {
     at: str(get('at'), DEFAULTS.at),
     lenses: bool(get('lenses'), DEFAULTS.lenses),
     inlayHints: bool(get('inlayHints'), DEFAULTS.inlayHints),
+    vars: plainObject(get('vars')),
+    envVars: bool(get('envVars'), DEFAULTS.envVars),
     severityOverrides: normalizeOverrides(get('severityOverrides')),
     trace: oneOf<Trace>(get('trace.server'), TRACES, DEFAULTS.trace),
   };

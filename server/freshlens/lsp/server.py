@@ -67,17 +67,25 @@ def publish(ls: FreshlensServer, paths: set[str] | list[str]) -> None:
         )
 
 
-def apply_settings(ls: FreshlensServer, settings: Any) -> None:
+def apply_settings(ls: FreshlensServer, settings: Any) -> bool:
+    """Take new settings; True when what the projects are rendered with changed (vars, envVars)."""
     if isinstance(settings, dict):
         inner = settings.get("freshlens", settings)
         if isinstance(inner, dict):
             ls.settings.update(inner)
     _apply_trace(str(ls.settings.get("trace") or "off"))
-    if ls.ws is not None:
-        overrides = ls.settings.get("severityOverrides") or {}
-        ls.ws.severity_overrides = (
-            {str(k): str(v).lower() for k, v in overrides.items()} if isinstance(overrides, dict) else {}
-        )
+    if ls.ws is None:
+        return False
+    overrides = ls.settings.get("severityOverrides") or {}
+    ls.ws.severity_overrides = (
+        {str(k): str(v).lower() for k, v in overrides.items()} if isinstance(overrides, dict) else {}
+    )
+    new_vars = ls.settings.get("vars")
+    new_vars = dict(new_vars) if isinstance(new_vars, dict) else {}
+    new_env = dict(os.environ) if ls.settings.get("envVars") is True else None
+    changed = new_vars != ls.ws.vars or new_env != ls.ws.env
+    ls.ws.vars, ls.ws.env = new_vars, new_env
+    return changed
 
 
 def _apply_trace(level: str) -> None:
@@ -253,10 +261,12 @@ def did_change_configuration(ls: FreshlensServer, params: types.DidChangeConfigu
     if ls.ws is None:
         return
     hints_were = bool(ls.settings.get("inlayHints"))
-    apply_settings(ls, params.settings or {})
+    rerender = apply_settings(ls, params.settings or {})
     before = set(ls.ws.findings())
     for proj in ls.ws.projects.values():
-        if proj.index is not None:
+        if rerender:  # vars or envVars changed: the project's Jinja renders differently
+            ls.ws._build(proj)
+        elif proj.index is not None:
             proj.findings = ls.ws._check(proj)
     publish(ls, before | set(ls.ws.findings()))
     replan(ls)

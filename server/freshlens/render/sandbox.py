@@ -18,7 +18,7 @@ from itertools import chain, islice
 from types import CodeType, FrameType
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template
+from jinja2 import ChainableUndefined, Template, UndefinedError
 from jinja2.nativetypes import NativeCodeGenerator
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -127,7 +127,25 @@ class ParseUndefined(ChainableUndefined):
 
     __slots__ = ()
 
+    def _refused(self) -> None:
+        """The sandbox's own undefined for an unsafe attribute (``''.__class__``): fail, do not chain."""
+        if self._undefined_exception is not UndefinedError:
+            self._fail_with_undefined_error()
+
+    def __getattr__(self, name: str) -> Any:
+        self._refused()
+        return super().__getattr__(name)
+
+    def __getitem__(self, key: Any) -> Any:
+        self._refused()
+        return super().__getitem__(key)
+
+    def __str__(self) -> str:
+        self._refused()
+        return super().__str__()
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._refused()
         from freshlens.render.context import note_undefined_call
 
         note_undefined_call(self._undefined_name or "?")
