@@ -433,12 +433,34 @@ async def code_lens(ls: FreshlensServer, params: types.CodeLensParams) -> list[t
                     types.CodeLens(
                         range=rng,
                         command=types.Command(
-                            title=d.lens, command="freshlens.explain", arguments=[node.unique_id]
+                            title=lens_title(node, d.lens),
+                            command="freshlens.explain",
+                            arguments=[node.unique_id],
                         ),
                         data={"unique_id": node.unique_id},
                     )
                 )
     return lenses
+
+
+def lens_title(node: Any, title: str) -> str:
+    """The lens, with what the index could not see said on it (FL012: a render that stopped)."""
+    if node.eff("enabled").value is False:
+        return "Disabled · enabled: false — not in the DAG, never built"
+    if node.render is not None and not node.render.ok:
+        return f"{title} · DAG may be incomplete (FL012)"
+    return title
+
+
+def render_note(node: Any) -> str:
+    """The explanation's paragraph about a render that stopped (empty when there is nothing to say)."""
+    if node.render is None or node.render.ok:
+        return ""
+    return (
+        "\n\n**DAG may be incomplete.** freshlens could not render this model's Jinja as dbt parse would "
+        f"({node.render.problem}); its parents come from a static read only, so an upstream this model reads "
+        "through Jinja may be missing from the inputs above (FL012)."
+    )
 
 
 def explain_for(ls: FreshlensServer, arg: str) -> str | None:
@@ -460,7 +482,9 @@ def explain_for(ls: FreshlensServer, arg: str) -> str | None:
     if got is None:
         return None
     proj, res, d = got
-    return explain_markdown(d, res.at, res.regime, proj.dir)
+    text = explain_markdown(d, res.at, res.regime, proj.dir)
+    node = proj.index.nodes.get(d.unique_id) if proj.index is not None else None
+    return text + (render_note(node) if node is not None else "")
 
 
 @server.command("freshlens.explain")
