@@ -14,14 +14,21 @@ of exactly ``n_models`` SQL models:
 - ``dbt_project.yml`` with ``+materialized`` per layer and ``+freshness`` / ``+state`` per marts domain;
 - ``profiles.yml`` (DuckDB, relative path) inside the project: run dbt with ``--profiles-dir .``.
 
+With ``jinja=True`` (the Jinja-heavy variant) 30% of the models need parse-time rendering, as on
+real projects: staging models read their source through a macro (``from_src``), joins ref their
+parents through a macro that builds the name (``ref_via('int', '00042')``), every third of those
+sets its materialization through a macro calling ``config()``, and the marts' ``+enabled`` comes from
+a var (``"{{ var('enable_marts', true) | as_bool }}"``).
+
 The same ``n_models`` (and ``seed``) always gives byte-identical files. Run as a script:
-``python -m bench.synth OUT_DIR N``.
+``python -m bench.synth OUT_DIR N [--jinja]``.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import sys
 
@@ -164,7 +171,29 @@ def _sources_yaml(rng: random.Random, src: str, tables: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generate(out_dir: str, n_models: int, seed: int = 7) -> dict[str, object]:
+_MACROS = """{% macro from_src(src, table) %}{{ source(src, table) }}{% endmacro %}
+
+{% macro ref_via(prefix, n) %}{{ ref(prefix ~ '_' ~ n) }}{% endmacro %}
+
+{% macro as_table() %}{{ config(materialized='table') }}{% endmacro %}
+"""
+
+_REF = re.compile(r"\{\{ ref\('(stg|int|mart)_(\d+)'\) \}\}")
+_SOURCE = re.compile(r"\{\{ source\('(\w+)', '(\w+)'\) \}\}")
+
+
+def _jinja_body(body: str, counter: int) -> str:
+    """Model ``counter``'s SQL as the Jinja-heavy variant writes it (30% of models need a render)."""
+    if counter % 10 >= 3:
+        return body
+    body = _SOURCE.sub(lambda m: "{{ from_src('" + m.group(1) + "', '" + m.group(2) + "') }}", body)
+    body = _REF.sub(lambda m: "{{ ref_via('" + m.group(1) + "', '" + m.group(2) + "') }}", body)
+    if counter % 10 == 0:
+        body = "{{ as_table() }}\n" + body
+    return body
+
+
+def generate(out_dir: str, n_models: int, seed: int = 7, jinja: bool = False) -> dict[str, object]:
     """Write the project into ``out_dir`` (emptied first). Returns a summary (relative paths only)."""
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
@@ -219,6 +248,8 @@ def generate(out_dir: str, n_models: int, seed: int = 7) -> dict[str, object]:
                 if counter % 5 == 0:
                     head = _sql_config(rng, layer, kind)
                     n_config += 1
+                if jinja:
+                    body = _jinja_body(body, counter)
                 counter += 1
                 _write(os.path.join(out_dir, folder, f"{m}.sql"), head + body)
 
@@ -240,6 +271,9 @@ def generate(out_dir: str, n_models: int, seed: int = 7) -> dict[str, object]:
         "    marts:",
         "      +materialized: table",
     ]
+    if jinja:
+        proj.append("      +enabled: \"{{ var('enable_marts', true) | as_bool }}\"")
+        _write(os.path.join(out_dir, "macros", "bench_macros.sql"), _MACROS)
     for dom, kind in mart_domains:
         if kind == "freshness":
             proj += [
@@ -270,6 +304,7 @@ def generate(out_dir: str, n_models: int, seed: int = 7) -> dict[str, object]:
         "properties_yaml": n_props,
         "sql_with_config": n_config,
         "sources": len(_chunks(stg, DOMAIN_SIZE)),
+        "jinja": jinja,
     }
 
 
@@ -289,7 +324,8 @@ def props_files(out_dir: str) -> list[str]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        print("usage: python -m bench.synth OUT_DIR N_MODELS", file=sys.stderr)
+    args = [a for a in sys.argv[1:] if a != "--jinja"]
+    if len(args) != 2:
+        print("usage: python -m bench.synth OUT_DIR N_MODELS [--jinja]", file=sys.stderr)
         raise SystemExit(2)
-    print(generate(sys.argv[1], int(sys.argv[2])))
+    print(generate(args[0], int(args[1]), jinja="--jinja" in sys.argv[1:]))

@@ -587,17 +587,19 @@ def build_index(
     vars: dict[str, Any] | None = None,
     target: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    render_cache: dict[str, Any] | None = None,
 ) -> ProjectIndex:
     """Link the parsed files of a project and its packages.
 
     ``vars`` are the user's overrides (dbt's ``--vars``), ``target`` the known fields of the profile's
-    target, ``env`` the environment ``env_var()`` may read (None: only defaults), for parse-time rendering.
+    target, ``env`` the environment ``env_var()`` may read (None: only defaults), for parse-time rendering;
+    ``render_cache`` the stored renders (``freshlens.render.cache``) the renderer may reuse.
     """
     from freshlens.render import Renderer
     from freshlens.render.project import render_model, resolve_yaml_values, setup_for
 
     idx = ProjectIndex(root, packages, vars=dict(vars or {}))
-    idx.renderer = Renderer(setup_for(root, packages, vars, target, env))
+    idx.renderer = Renderer(setup_for(root, packages, vars, target, env), render_cache)
     by_name: dict[tuple[str, str], Node] = {}
     for pkg in [root, *packages]:
         pname = pkg.project.name or os.path.basename(pkg.dir)

@@ -32,6 +32,7 @@ from freshlens.project.files import (
 )
 from freshlens.project.reading import read_project_file, read_text
 from freshlens.project.yamlpos import YamlError, YMap, YScalar, parse_yaml
+from freshlens.render import cache as rcache
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +94,15 @@ class Workspace:
         overlay: dict[str, str] | None = None,
         vars: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
+        render_cache: bool = True,
     ) -> None:
         self.roots = [_norm(r) for r in roots]
         # the user's var overrides (dbt's --vars; the CLI's --vars, the editor's `vars` setting)
         self.vars: dict[str, Any] = dict(vars or {})
         # what env_var() may read while rendering: None = only its defaults (the user turns this on)
         self.env: dict[str, str] | None = env
+        # keep renders in <project>/.freshlens/cache/ so a restart re-renders only what changed
+        self.render_cache = render_cache
         self.overlay: dict[str, str] = {_norm(k): v for k, v in (overlay or {}).items()}
         self.cache: dict[str, Parsed] = {}
         self.projects: dict[str, Project] = {}
@@ -188,8 +192,12 @@ class Workspace:
                 self._package(_norm(p), False, proj.listings)
                 for p in discovery.installed_packages(proj.dir, root.project.packages_install_path)
             ]
-            idx = build_index_with_context(root, pkgs, vars=self.vars, env=self.env)
+            cache_path = os.path.join(proj.dir, ".freshlens", "cache", rcache.FILE_NAME)
+            stored = rcache.read(cache_path) if self.render_cache else {}
+            idx = build_index_with_context(root, pkgs, vars=self.vars, env=self.env, render_cache=stored)
             proj.index = idx
+            if self.render_cache and idx.renderer is not None and set(idx.renderer.used) != set(stored):
+                rcache.write(cache_path, idx.renderer.used)
             proj.files = {
                 proj.project_file,
                 *root.sql,
@@ -409,10 +417,11 @@ def build_index_with_context(
     pkgs: list[PackageFiles],
     vars: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    render_cache: dict[str, Any] | None = None,
 ) -> ProjectIndex:
     catalog = read_catalog_types(os.path.join(root.dir, root.project.target_path, "catalog.json"))
     target = profile_target(root.dir, root.project.profile)
-    idx = build_index(root, pkgs, vars=vars, target=target, env=env)
+    idx = build_index(root, pkgs, vars=vars, target=target, env=env, render_cache=render_cache)
     idx.adapter_type = target.get("type")
     if catalog:
         idx.catalog_types = catalog

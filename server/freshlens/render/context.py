@@ -97,7 +97,7 @@ class Setup:
         for pkg in sorted(self.macros):
             for name in sorted(self.macros[pkg]):
                 h.update(self.macros[pkg][name].text.encode("utf-8", "replace"))
-        h.update(json.dumps(sorted((self.env or {}).items())).encode())
+        h.update(json.dumps(None if self.env is None else sorted(self.env.items())).encode())
         return h.hexdigest()
 
 

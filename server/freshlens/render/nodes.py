@@ -79,10 +79,15 @@ def to_node(value: Any, span: Span) -> YNode:
 class Renderer:
     """Parse-time rendering for one project (root + installed packages)."""
 
-    def __init__(self, setup: Setup) -> None:
+    def __init__(self, setup: Setup, stored: dict[str, Any] | None = None) -> None:
         self.context = ProjectContext(setup)
+        # the disk cache (freshlens.render.cache): entries read at start, entries used this session
+        self.stored: dict[str, Any] = stored or {}
+        self.used: dict[str, Any] = {}
+        self.rendered = 0  # renders actually run (not served by a cache)
         self.setup = setup
         self._cache: dict[tuple[str, str, str], NodeRender] = {}
+        self._values: dict[tuple[str, str], Any] = {}
         self._macro_names = {name for pkg in setup.macros.values() for name in pkg}
         self._namespaces = {p for p in setup.packages if p in setup.macros}
         self._jinja_vars = any(
@@ -116,7 +121,20 @@ class Renderer:
         key = (package, name, text)
         got = self._cache.get(key)
         if got is None:
-            got = self._render(package, name, text, scan)
+            from freshlens.render import cache
+
+            disk_key = cache.entry_key(self.context.fingerprint, package, name, text)
+            entry = self.stored.get(disk_key)
+            if entry is not None:
+                try:
+                    got = cache.load_entry(entry)
+                except (KeyError, TypeError, ValueError, IndexError):
+                    got = None
+            if got is None:
+                got = self._render(package, name, text, scan)
+                self.rendered += 1
+                entry = cache.dump(got)
+            self.used[disk_key] = entry
             self._cache[key] = got
         return got
 
@@ -171,7 +189,24 @@ class Renderer:
 
     # -- YAML values ------------------------------------------------------------------------------
     def render_value(self, package: str, text: str) -> Any:
-        """A Jinja string from YAML (``"{{ var('x') | as_bool }}"``) rendered as dbt does (native)."""
+        """A Jinja string from YAML (``"{{ var('x') | as_bool }}"``) rendered as dbt does (native).
+
+        Cached by (package, text): a folder's ``+enabled`` reaches every model below it, and YAML
+        values see no per-node context (no ``ref``/``this``), so one render serves them all.
+        """
+        key = (package, text)
+        got = self._values.get(key, _MISSING)
+        if got is _MISSING:
+            try:
+                got = self._render_value(package, text)
+            except Exception as exc:  # remembered too: the same text fails the same way
+                got = _Failed(exc)
+            self._values[key] = got
+        if isinstance(got, _Failed):
+            raise got.exc
+        return got
+
+    def _render_value(self, package: str, text: str) -> Any:
         t = self.context.native_env.compile_template(text, STRING_FILE)
         rec = Recorder(package, "")
         token = bind(rec)
@@ -181,6 +216,16 @@ class Renderer:
                 return self.context.native_env.concat(t.root_render_func(t.new_context(ns, shared=True)))
         finally:
             unbind(token)
+
+
+_MISSING = object()
+
+
+class _Failed:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
 
 
 def _flat_values(value: Any) -> list[Any]:

@@ -284,3 +284,30 @@ def test_cli_check_and_ls_take_vars(project, capsys) -> None:  # type: ignore[no
     assert main(["check", str(root)]) == 0  # FL012 is information
     assert "FL012" in capsys.readouterr().out
     assert main(["check", str(root), "--vars", "[1]"]) == 2
+
+
+def test_disk_cache_serves_a_restart_and_follows_changes(project) -> None:  # type: ignore[no-untyped-def]
+    root = project(
+        {
+            "dbt_project.yml": PROJECT,
+            "macros/m.sql": "{% macro via(n) %}{{ ref(n) }}{% endmacro %}",
+            "models/a.sql": "select 1",
+            "models/b.sql": "select 1",
+            "models/u.sql": "{{ config(materialized='table') }}\nselect * from {{ via('a') }}",
+        }
+    )
+    first = index_of(load(root))
+    assert first.renderer.rendered == 1
+    cache_file = root / ".freshlens" / "cache" / "render-v1.json"
+    assert cache_file.is_file()
+    warm = index_of(load(root))
+    assert warm.renderer.rendered == 0  # a restart renders nothing that did not change
+    assert (
+        warm.nodes["model.p.u"].parents == ["model.p.a"] and warm.nodes["model.p.u"].materialized == "table"
+    )
+    (root / "macros" / "m.sql").write_text("{% macro via(n) %}{{ ref('b') }}{% endmacro %}")
+    changed = index_of(load(root))  # a macro edit changes the context: rendered again
+    assert changed.renderer.rendered == 1 and changed.nodes["model.p.u"].parents == ["model.p.b"]
+    cache_file.write_text("{not json")
+    again = index_of(load(root))  # a corrupt cache is ignored, never trusted
+    assert again.renderer.rendered == 1 and again.nodes["model.p.u"].parents == ["model.p.b"]
