@@ -125,9 +125,12 @@ class Recorder:
     calls: list[RecordedCall] = field(default_factory=list)
     configs: list[RecordedConfig] = field(default_factory=list)
     undefined: list[str] = field(default_factory=list)
+    forced_line: int | None = None  # the fast path's current call site (no template frame to read)
 
     def line(self) -> int | None:
-        return call_site_line(self.template) if self.template is not None else None
+        if self.template is None:
+            return self.forced_line
+        return call_site_line(self.template)
 
 
 _CURRENT: ContextVar[Recorder | None] = ContextVar("freshlens_render_current", default=None)

@@ -10,6 +10,7 @@ re-renders one file.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from freshlens.render.context import (
     Recorder,
     Setup,
     bind,
+    note_undefined_call,
     unbind,
 )
 from freshlens.render.sandbox import NODE_FILE, STRING_FILE, RenderError, budget
@@ -34,6 +36,7 @@ from freshlens.render.sandbox import NODE_FILE, STRING_FILE, RenderError, budget
 # A called name: `name(` or `pkg.name(`
 _CALLED = re.compile(r"([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?\s*\(")
 _TAG_ON_LINE = re.compile(r"\{\{|\{%")
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 
 
 @dataclass(slots=True)
@@ -105,7 +108,8 @@ class Renderer:
             return True
         if "{" not in text or not (self._macro_names or self._namespaces or self._jinja_vars):
             return False
-        for m in _CALLED.finditer(text):
+        jinja = " ".join(_JINJA.findall(text))  # calls outside {{ }} / {% %} are SQL, not macros
+        for m in _CALLED.finditer(jinja):
             head, attr = m.group(1), m.group(2)
             if attr is None:
                 if head in self._macro_names:
@@ -142,39 +146,34 @@ class Renderer:
         out = NodeRender()
         lines = text.splitlines()
         rec = Recorder(package, name)
-        try:
-            template = self.context.text_env.compile_template(text, NODE_FILE)
-        except TemplateError as exc:
-            out.problem = f"Jinja syntax error: {exc}"
-            out.problem_span = _line_span(lines, getattr(exc, "lineno", 1) or 1)
-            return out
-        rec.template = template
         ns = self.context.namespace(package)
-        failed_at: int | None = None
+        calls = simple_calls(text)
+        template = None
+        if calls is None:
+            try:
+                template = self.context.text_env.compile_template(text, NODE_FILE)
+            except TemplateError as exc:
+                out.problem = f"Jinja syntax error: {exc}"
+                out.problem_span = _line_span(lines, getattr(exc, "lineno", 1) or 1)
+                return out
+            rec.template = template
+        error: BaseException | None = None
         token = bind(rec)
         try:
             with budget():
-                "".join(template.root_render_func(template.new_context(ns, shared=True)))
+                if template is not None:
+                    "".join(template.root_render_func(template.new_context(ns, shared=True)))
+                else:
+                    _run_calls(calls or [], ns, rec)
         except MacroReturn:
             pass  # a top-level return(): dbt ends the render there too
-        except RenderError as exc:
-            out.problem = exc.message
-            failed_at = _failure_line(exc, template)
-        except SecurityError as exc:
-            out.problem = f"the sandbox refused an operation ({exc})"
-            failed_at = _failure_line(exc, template)
-        except RecursionError as exc:
-            out.problem = "macros call each other without end (recursion limit)"
-            failed_at = _failure_line(exc, template)
-        except TemplateError as exc:
-            out.problem = f"Jinja error: {exc}"
-            failed_at = _failure_line(exc, template)
-        except Exception as exc:  # the user's Jinja raised (a TypeError in an expression, …)
-            out.problem = f"{type(exc).__name__}: {exc}"
-            failed_at = _failure_line(exc, template)
+        except Exception as exc:
+            error = exc
+            out.problem = _why(exc)
         finally:
             unbind(token)
-        if out.problem is not None:
+        if error is not None:
+            failed_at = _failure_line(error, template) if template is not None else rec.forced_line
             out.problem_span = _line_span(lines, failed_at or _first_tag_line(lines))
             return out
         out.undefined = list(rec.undefined)
@@ -251,6 +250,144 @@ def _line_span(lines: list[str], line: int) -> Span:
     m = _TAG_ON_LINE.search(text)
     start = m.start() if m else len(text) - len(text.lstrip())
     return Span(i, start, i, len(text.rstrip()))
+
+
+def _why(exc: BaseException) -> str:
+    """Why a render stopped, in words for the user."""
+    if isinstance(exc, RenderError):
+        return exc.message
+    if isinstance(exc, SecurityError):
+        return f"the sandbox refused an operation ({exc})"
+    if isinstance(exc, RecursionError):
+        return "macros call each other without end (recursion limit)"
+    if isinstance(exc, TemplateError):
+        return f"Jinja error: {exc}"
+    return f"{type(exc).__name__}: {exc}"  # the user's Jinja raised (a TypeError in an expression, …)
+
+
+# -- the fast path: a model whose only Jinja is calls with literal arguments ----------------------
+
+_CONSTANTS = {"true": True, "True": True, "false": False, "False": False, "none": None, "None": None}
+
+
+def _literal(node: ast.expr) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float | bool | type(None)):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in _CONSTANTS:
+        return _CONSTANTS[node.id]
+    if isinstance(node, ast.List):
+        return [_literal(e) for e in node.elts]
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(e) for e in node.elts)
+    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)}  # type: ignore[arg-type]
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+    ):
+        v = node.operand.value
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return -v
+    raise ValueError("not a literal")
+
+
+Call = tuple[int, list[str], list[Any], dict[str, Any]]
+
+
+def simple_calls(text: str) -> list[Call] | None:
+    """The ``{{ f(…) }}`` / ``{{ pkg.f(…) }}`` calls of a model whose Jinja is only that, with literal
+    arguments; None when anything else is there (blocks, comments, filters, ``~``, names as
+    arguments …), and the model is compiled by Jinja instead.
+
+    Such a model renders the same either way (its output is not used, only the calls it makes), and
+    this costs microseconds instead of a Jinja compile (a few milliseconds). The literals are read
+    with Python's parser, which agrees with Jinja's on strings, numbers, lists, tuples and dicts;
+    ``true``/``false``/``none`` are Jinja's spellings.
+    """
+    if "{%" in text or "{#" in text:
+        return None
+    out: list[Call] = []
+    for start, expr in _expressions(text):
+        if expr is None:
+            return None
+        try:
+            tree = ast.parse(expr.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        if not isinstance(tree, ast.Call):
+            return None
+        f = tree.func
+        if isinstance(f, ast.Name):
+            path = [f.id]
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+            path = [f.value.id, f.attr]
+        else:
+            return None
+        if path[-1].startswith("_") or any(k.arg is None for k in tree.keywords):
+            return None
+        try:
+            args = [_literal(a) for a in tree.args]
+            kwargs = {str(k.arg): _literal(k.value) for k in tree.keywords}
+        except (ValueError, TypeError, RecursionError):
+            return None
+        out.append((text.count("\n", 0, start) + 1, path, args, kwargs))
+    return out
+
+
+def _expressions(text: str) -> list[tuple[int, str | None]]:
+    """Each ``{{ … }}``: its start and inner text (quotes and brackets respected); None if unclosed."""
+    out: list[tuple[int, str | None]] = []
+    i = text.find("{{")
+    n = len(text)
+    while i != -1:
+        j = i + 2
+        if j < n and text[j] == "-":
+            j += 1
+        begin = j
+        depth = 0
+        quote = ""
+        end = -1
+        while j < n:
+            c = text[j]
+            if quote:
+                if c == "\\":
+                    j += 2
+                    continue
+                if c == quote:
+                    quote = ""
+            elif c in "'\"":
+                quote = c
+            elif c in "([{":
+                depth += 1
+            elif c in ")]" or (c == "}" and depth > 0):
+                depth -= 1
+            elif c == "}" and text.startswith("}}", j):
+                end = j
+                break
+            j += 1
+        if end == -1:
+            out.append((i, None))
+            return out
+        inner = text[begin:end]
+        out.append((i, inner[:-1] if inner.endswith("-") else inner))
+        i = text.find("{{", end + 2)
+    return out
+
+
+def _run_calls(calls: list[Call], ns: dict[str, Any], rec: Recorder) -> None:
+    """Make the calls as the compiled template would (a name no macro defines renders empty)."""
+    for line, path, args, kwargs in calls:
+        rec.forced_line = line
+        obj = ns.get(path[0], _MISSING)
+        if obj is not _MISSING and len(path) == 2:
+            obj = getattr(obj, path[1], _MISSING)
+        if obj is _MISSING or isinstance(obj, Undefined):
+            note_undefined_call(".".join(path))
+            continue
+        if not callable(obj):
+            raise RenderError(f"{'.'.join(path)} is not a macro or function")
+        obj(*args, **kwargs)
 
 
 def _failure_line(exc: BaseException, template: Any) -> int | None:
