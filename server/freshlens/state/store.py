@@ -14,8 +14,18 @@ one run's artifacts directory and merges it in, in a single transaction:
 
 Guarantees: ingesting the same artifacts twice changes nothing (keyed on invocation id + generated_at);
 an older run ingested after a newer one never moves a build time or a status backwards; a failure
-mid-ingest rolls everything back. ``clear()`` forgets every node's build state (the next predicted run
-builds everything, spec sao.md D15) and records when; builds from before that time are not re-learned.
+mid-ingest, or a process killed mid-ingest, rolls everything back. ``clear()`` forgets every node's build
+state (the next predicted run builds everything, spec sao.md D15) and records when; builds from before
+that time are not re-learned.
+
+History is never lost: every ingest keeps the artifacts it read, and every clear a marker, beside the
+store (``state.db.runs/``, see :mod:`freshlens.state.archive`), written before the transaction commits.
+Opening a store checks the SQLite header (16 bytes; always). When the file is missing while kept runs
+exist, or opening or a query fails with a database error (then ``PRAGMA quick_check`` confirms it, a
+read of the whole file, paid only on that path), the damaged file is moved aside
+(``state.db.corrupt-<time>``) and the store is rebuilt from the kept runs in their original order;
+:attr:`StateStore.recovered` says so, for the CLI and the language server to show. Writers serialize
+(``BEGIN IMMEDIATE`` with a busy timeout), so two processes ingesting at once both land.
 
 Public API::
 
@@ -24,6 +34,9 @@ Public API::
     StateStore.ingest(directory, origin=None) -> IngestReport
     StateStore.clear() -> None
     StateStore.snapshot() -> StateSnapshot
+    StateStore.verify() -> VerifyReport                   # integrity + kept runs match the store's runs
+    StateStore.rebuild() -> str                           # rebuild from the kept runs; says what it did
+    StateStore.recovered -> str | None                    # set when opening repaired a damaged store
     StateStore.close()
     load_state(path_or_dir) -> StateSnapshot              # a .db file, or an artifacts dir (in memory)
 """
@@ -31,15 +44,19 @@ Public API::
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
+from freshlens.state.archive import KeptEntry, RunArchive, runs_dir_for
 from freshlens.state.artifacts import (
     BUILT_TYPES,
     ArtifactError,
@@ -66,9 +83,14 @@ from freshlens.state.snapshot import (
     StateSnapshot,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2: the runs table (kept runs); a v1 store is upgraded in place
 STATE_DIR = ".freshlens"
 STATE_FILE = "state.db"
+BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's ingest to commit
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+log = logging.getLogger("freshlens.state")
+_T = TypeVar("_T")
 
 # Commands whose run_results list nodes as "success" without building anything.
 NON_BUILDING_COMMANDS = frozenset(
@@ -126,6 +148,14 @@ CREATE TABLE IF NOT EXISTS source_observations (
     status TEXT NOT NULL,
     error TEXT,
     PRIMARY KEY (source_id, invocation_id)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY,                 -- the order the store applied its ingests and clears in
+    kind TEXT NOT NULL,                      -- ingest | clear
+    name TEXT NOT NULL UNIQUE,               -- the kept entry's folder in <store>.runs/
+    at TEXT NOT NULL,                        -- when it was applied
+    origin TEXT,                             -- the run's folder or origin (ingest)
+    artifacts TEXT NOT NULL DEFAULT '[]'     -- JSON ["kind:invocation_id:generated_at", ...] it held
 );
 """
 
@@ -245,17 +275,17 @@ class StateStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-            self._db.row_factory = sqlite3.Row
+        self.recovered: str | None = None  # what opening did to repair a damaged store, for the user
+        self._stamp: str | None = None  # the time an ingest records (a replay keeps the original)
+        self._archive: RunArchive | None = None
+        self._inode: int | None = None
+        if self.path == ":memory:":
+            self._db = self._connect()
             self._init_schema()
-        except sqlite3.DatabaseError as exc:
-            raise StateStoreError(
-                f"{self.path}: cannot open the freshlens state store ({exc}). If it is not a freshlens "
-                "state.db, point --state elsewhere; otherwise delete it and ingest the runs again."
-            ) from None
+            return
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._archive = RunArchive(runs_dir_for(self.path))
+        self._open()
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -269,6 +299,53 @@ class StateStore:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _open(self) -> None:
+        """Open the file; repair it from the kept runs when it is missing or damaged (module docs)."""
+        p = Path(self.path)
+        if _is_empty(p):
+            if self._kept_names():
+                self._recover("the store file is missing or empty")
+                return
+        else:
+            damage = _header_damage(p)
+            if damage is not None:
+                if not damage.startswith("not an SQLite") or self._kept_names():
+                    self._recover(damage)
+                    return
+                raise StateStoreError(
+                    f"{self.path}: cannot open the freshlens state store: {damage}, and no kept runs "
+                    f"({runs_dir_for(self.path).name}) are beside it to rebuild it from. If it is not a "
+                    "freshlens state.db, point --state elsewhere; otherwise move it away and run "
+                    "`freshlens state ingest` for the runs you want back."
+                )
+        try:
+            self._open_healthy()
+        except _Damaged as exc:
+            self._recover(str(exc))
+
+    def _open_healthy(self) -> None:
+        """Connect, create or upgrade the schema, remove what an interrupted ingest left behind."""
+        db = self._connect()
+        try:
+            self._db = db
+            self._inode = _inode(self.path)
+            self._init_schema()
+            self._sweep()
+        except sqlite3.OperationalError as exc:  # locked, read-only, unreachable: not damage
+            db.close()
+            raise StateStoreError(
+                f"{self.path}: cannot open the freshlens state store ({exc}). If another freshlens is "
+                "writing to it, try again when it is done; otherwise check the file's permissions."
+            ) from None
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise _Damaged(str(exc)) from None
 
     def _init_schema(self) -> None:
         row = None
@@ -284,26 +361,55 @@ class StateStore:
                     f"{self.path}: this state store was written by a newer freshlens (schema v{found}); "
                     f"this freshlens reads v{SCHEMA_VERSION}. Upgrade freshlens, or use another --state file."
                 )
-            return
+            if found == SCHEMA_VERSION:
+                return
         with self._transaction():
             # executescript() would COMMIT on its own; run the statements inside our transaction.
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            if row is None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('created_at', ?)", (_ts(_now()),)
+                )
             self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?), ('created_at', ?)",
-                (str(SCHEMA_VERSION), _ts(_now())),
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
             )
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            if self._inode is not None and _inode(self.path) != self._inode:
+                # `state rebuild` swapped the file while we waited for the lock: write to the new one.
+                raise _Replaced()
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # A damaged file may refuse even this; the original error is what matters.
+            with suppress(sqlite3.DatabaseError):
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _guard(self, action: Callable[[], _T]) -> _T:
+        """Run ``action``; if the file turns out damaged (or was swapped), repair or reopen, then retry once."""
+        try:
+            return action()
+        except _Replaced:
+            self._db.close()
+            self._open()
+        except sqlite3.OperationalError as exc:
+            raise StateStoreError(
+                f"{self.path}: the state store is busy or unreachable ({exc}). If another freshlens is "
+                "writing to it, try again when it is done."
+            ) from None
+        except sqlite3.DatabaseError as exc:
+            if self._archive is None:
+                raise StateStoreError(f"{self.path}: state store error ({exc})") from None
+            self._db.close()
+            self._recover(str(exc))
+        return action()
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -321,8 +427,13 @@ class StateStore:
         ``origin`` says where the run came from when ``directory`` is only a download folder (e.g.
         ``dbt platform job 123, run 456`` or an ``s3://`` URL); it is recorded instead of the folder, and
         every step of one run should pass the same origin (its artifacts then count as one run).
+
+        The artifacts read are kept beside the store (compressed) before the transaction commits.
         """
-        d = Path(directory)
+        return self._guard(lambda: self._ingest_dir(Path(directory), origin, None))
+
+    def _ingest_dir(self, d: Path, origin: str | None, keep: KeptEntry | None) -> IngestReport:
+        """Ingest one folder; ``keep`` is the kept entry being replayed by a rebuild (nothing is kept again)."""
         if not d.is_dir():
             raise ArtifactError(f"{d}: not a directory. Give the run's target/ directory (or a copy of it).")
         names = {n: d / n for n in ("manifest.json", "run_results.json", "sources.json", "catalog.json")}
@@ -344,16 +455,66 @@ class StateStore:
         catalog = read_catalog(names["catalog.json"]) if "catalog.json" in present else None
 
         report = IngestReport(directory=origin or str(d))
-        with self._transaction():
-            if manifest is not None:
-                self._ingest_manifest(manifest, report)
-            if run is not None and manifest is not None:
-                self._ingest_run(run, manifest, report)
-            if sources is not None:
-                self._ingest_sources(sources, report)
-            if catalog is not None:
-                self._ingest_catalog(catalog, manifest, report)
+        metas = [
+            (kind, art.meta)
+            for kind, art in (
+                ("run_results", run),
+                ("sources", sources),
+                ("manifest", manifest),
+                ("catalog", catalog),
+            )
+            if art is not None
+        ]
+        keys = sorted(f"{kind}:{meta.invocation_id}:{_ts(meta.generated_at)}" for kind, meta in metas)
+        self._stamp = keep.at if keep is not None else _ts(_now())
+        try:
+            with self._transaction():
+                if manifest is not None:
+                    self._ingest_manifest(manifest, report)
+                if run is not None and manifest is not None:
+                    self._ingest_run(run, manifest, report)
+                if sources is not None:
+                    self._ingest_sources(sources, report)
+                if catalog is not None:
+                    self._ingest_catalog(catalog, manifest, report)
+                if keep is not None:
+                    self._record(keep, keys)
+                elif self._archive is not None and self._needs_keeping(report, keys):
+                    dating = metas[0][1]  # run_results dates a run best (written when the build ends)
+                    entry = self._archive.keep_run(
+                        d,
+                        sorted(present),
+                        seq=self._next_seq(),
+                        at=self._stamp,
+                        origin=report.directory,
+                        generated_at=dating.generated_at,
+                        invocation_id=dating.invocation_id,
+                    )
+                    self._record(entry, keys)
+        finally:
+            self._stamp = None
         return report
+
+    def _needs_keeping(self, report: IngestReport, keys: list[str]) -> bool:
+        # Something new is kept; a repeat is not — unless the store learned it before runs were kept.
+        if len(report.already_ingested) < len(report.read):
+            return True
+        return not set(keys) <= self._kept_artifacts()
+
+    def _kept_artifacts(self) -> set[str]:
+        kept: set[str] = set()
+        for row in self._db.execute("SELECT artifacts FROM runs"):
+            kept.update(json.loads(row[0]))
+        return kept
+
+    def _next_seq(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0])
+
+    def _record(self, entry: KeptEntry, keys: list[str]) -> None:
+        self._db.execute(
+            "INSERT INTO runs (seq, kind, name, at, origin, artifacts) VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.seq, entry.kind, entry.name, entry.at, entry.origin, json.dumps(keys)),
+        )
 
     def origins(self) -> set[str]:
         """Where the ingested runs came from (their folders, or the origins given to :meth:`ingest`)."""
@@ -364,7 +525,7 @@ class StateStore:
         cur = self._db.execute(
             "INSERT OR IGNORE INTO ingested (kind, invocation_id, generated_at, source_dir, ingested_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (kind, invocation_id, _ts(generated_at), source_dir, _ts(_now())),
+            (kind, invocation_id, _ts(generated_at), source_dir, self._stamp or _ts(_now())),
         )
         return cur.rowcount == 1
 
@@ -526,21 +687,228 @@ class StateStore:
     # -------------------------------------------------------------------------------------- clear
 
     def clear(self) -> None:
-        """Forget every node's build state ("Clear cache", D15). Source history is kept."""
+        """Forget every node's build state ("Clear cache", D15). Source history is kept.
+
+        The clear is kept as a marker among the kept runs, so a rebuild replays it at its place and time.
+        """
+        self._guard(self._clear_now)
+
+    def _clear_now(self) -> None:
+        at = _ts(_now())
         with self._transaction():
-            self._db.execute(
-                "UPDATE nodes SET last_success_at = NULL, last_success_invocation_id = NULL, fingerprint = NULL, "
-                "last_status = NULL, last_message = NULL, last_run_at = NULL, last_invocation_id = NULL"
+            self._clear_state(at)
+            if self._archive is not None:
+                self._record(self._archive.keep_clear(seq=self._next_seq(), at=at), [])
+
+    def _clear_state(self, at: str) -> None:
+        self._db.execute(
+            "UPDATE nodes SET last_success_at = NULL, last_success_invocation_id = NULL, fingerprint = NULL, "
+            "last_status = NULL, last_message = NULL, last_run_at = NULL, last_invocation_id = NULL"
+        )
+        self._db.execute("DELETE FROM relations WHERE unique_id NOT LIKE 'source.%'")
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cleared_at', ?)", (at,))
+
+    # ------------------------------------------------------------------------- kept runs, repair
+
+    def _kept_names(self) -> set[str]:
+        root = runs_dir_for(self.path)
+        if not root.is_dir():
+            return set()
+        return {c.name for c in root.iterdir() if not c.name.startswith(".") and c.is_dir()}
+
+    def _sweep(self) -> None:
+        """Remove kept entries of ingests that never committed (their process was killed before it).
+
+        Such an entry has a ``seq`` above the store's newest. The check is a folder listing and one
+        query; entries are only read and removed while holding the write lock, when no ingest can be
+        between its keep and its commit.
+        """
+        if self._archive is None:
+            return
+        known = {str(r[0]) for r in self._db.execute("SELECT name FROM runs")}
+        if not (self._kept_names() - known) and not self._archive.leftovers():
+            return
+        with self._transaction():
+            top = self._next_seq() - 1
+            entries, _ = self._archive.scan()
+            for entry in entries:
+                if entry.seq > top:
+                    log.info("%s: removing %s, kept by an ingest that never committed", self.path, entry.name)
+                    self._archive.remove(entry.name)
+            for name in self._archive.leftovers():
+                self._archive.remove(name)
+
+    def _recover(self, reason: str) -> None:
+        """Move a damaged store aside and rebuild it from the kept runs (another process may have already)."""
+        assert self._archive is not None
+        with _file_lock(f"{self.path}.lock"):
+            damage = self._probe()
+            if damage is None:  # repaired by another process while we waited for the lock
+                self._open_healthy()
+                return
+            replayed, skipped, aside = self._build_from_kept("corrupt", strict=False)
+            self._open_healthy()
+        kept = runs_dir_for(self.path)
+        what = f"moved it to {aside.name} and rebuilt it" if aside is not None else "rebuilt it"
+        msg = (
+            f"{self.path}: the state store was damaged ({damage}); freshlens {what} from {replayed} kept "
+            f"run(s) in {kept.name}/."
+        )
+        if skipped:
+            msg += f" Not replayed, because unreadable: {'; '.join(skipped)}."
+        if replayed == 0:
+            msg += " No runs were kept: run `freshlens state ingest` for the runs you want back."
+        self.recovered = msg
+        log.warning("%s", msg)
+
+    def _probe(self) -> str | None:
+        """What is wrong with the file, or None when it is a healthy store (PRAGMA quick_check)."""
+        p = Path(self.path)
+        if _is_empty(p):
+            return "the store file is missing or empty" if self._kept_names() else None
+        damage = _header_damage(p)
+        if damage is not None:
+            return damage
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        try:
+            rows = [str(r[0]) for r in db.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        finally:
+            db.close()
+        return None if rows == ["ok"] else "; ".join(rows[:3])
+
+    def _build_from_kept(self, label: str, *, strict: bool) -> tuple[int, list[str], Path | None]:
+        """Write a new store from the kept runs, in their order; move the current file aside as
+        ``<store>.<label>-<time>`` (returned; None when there was none) and put the new one in its place.
+
+        With ``strict`` an unreadable entry stops the rebuild (nothing is replaced); otherwise it is
+        skipped and named in the returned list.
+        """
+        assert self._archive is not None
+        tmp = f"{self.path}.rebuild-{os.getpid()}"
+        _remove_db_files(tmp)
+        entries, problems = self._archive.scan()
+        if strict and problems:
+            raise StateStoreError("cannot rebuild: " + "; ".join(problems))
+        skipped = list(problems)
+        replayed = 0
+        builder = StateStore(tmp)
+        try:
+            builder._archive = self._archive  # replays read the kept runs; they keep nothing again
+            for entry in entries:
+                try:
+                    builder._replay(entry)
+                    replayed += 1
+                except StateError as exc:
+                    if strict:
+                        raise StateStoreError(f"cannot rebuild: kept run {entry.name}: {exc}") from None
+                    skipped.append(f"{entry.name} ({exc})")
+        except BaseException:
+            builder.close()
+            _remove_db_files(tmp)
+            raise
+        builder.close()
+        aside = None if _is_empty(Path(self.path)) else _move_aside(self.path, label)
+        os.replace(tmp, self.path)
+        _remove_db_files(f"{tmp}.runs")
+        return replayed, skipped, aside
+
+    def _replay(self, entry: KeptEntry) -> None:
+        assert self._archive is not None
+        if entry.kind == "clear":
+            with self._transaction():
+                self._clear_state(entry.at)
+                self._record(entry, [])
+            return
+        with tempfile.TemporaryDirectory(prefix="freshlens-replay-") as tmp:
+            self._archive.extract(entry, Path(tmp))
+            self._ingest_dir(Path(tmp), entry.origin, entry)
+
+    def rebuild(self) -> str:
+        """Rebuild the store from its kept runs; the current file is kept aside. Says what it did.
+
+        Refused (nothing changes) when a kept run is unreadable, or when the store holds runs that were
+        ingested before freshlens kept runs: a rebuild would lose them.
+        """
+        if self._archive is None:
+            raise StateStoreError("an in-memory state store has no kept runs to rebuild from")
+        report = self.verify()
+        blocking = [p for p in report.problems if not p.startswith("integrity")]
+        if blocking:
+            raise StateStoreError(f"{self.path}: not rebuilt, it would lose history: " + " ".join(blocking))
+        with _file_lock(f"{self.path}.lock"):
+            self._db.execute("BEGIN IMMEDIATE")  # no ingest commits to the old file meanwhile
+            try:
+                replayed, _, aside = self._build_from_kept("pre-rebuild", strict=True)
+            finally:
+                self._db.execute("ROLLBACK")
+            self._db.close()
+            self._open_healthy()
+        return (
+            f"{self.path}: rebuilt from {replayed} kept run(s) in {runs_dir_for(self.path).name}/; "
+            f"the previous file is {'gone' if aside is None else aside.name}"
+        )
+
+    def verify(self) -> VerifyReport:
+        """Check SQLite's integrity and that the kept runs are exactly the store's runs, unaltered."""
+        return self._guard(self._verify)
+
+    def _verify(self) -> VerifyReport:
+        rep = VerifyReport(store=self.path, kept=runs_dir_for(self.path).name if self._archive else "")
+        rows = [str(r[0]) for r in self._db.execute("PRAGMA integrity_check").fetchall()]
+        if rows != ["ok"]:
+            rep.problems.append("integrity: " + "; ".join(rows[:5]) + " — run `freshlens state rebuild`")
+        runs = {
+            str(r["name"]): (int(r["seq"]), str(r["kind"]))
+            for r in self._db.execute("SELECT name, seq, kind FROM runs")
+        }
+        rep.runs = len(runs)
+        if self._archive is not None:
+            entries, bad = self._archive.scan()
+            rep.problems.extend(bad)
+            by_name = {e.name: e for e in entries}
+            for name, (seq, kind) in sorted(runs.items(), key=lambda t: t[1][0]):
+                entry = by_name.get(name)
+                if entry is None:
+                    rep.problems.append(
+                        f"{kind} #{seq} ({name}) is in the store but its kept copy is missing: "
+                        "a rebuild would lose it"
+                    )
+                elif (entry.seq, entry.kind) != (seq, kind):
+                    rep.problems.append(f"{name}: kept as {entry.kind} #{entry.seq}, stored as {kind} #{seq}")
+                else:
+                    rep.problems.extend(self._archive.check(entry))
+            for name in sorted(set(by_name) - set(runs)):
+                rep.problems.append(f"{name}: kept, but not in the store (was the store replaced?)")
+        legacy = self._unkept_artifacts()
+        if legacy:
+            rep.problems.append(
+                f"{len(legacy)} artifact(s) were ingested before freshlens kept runs (e.g. {legacy[0]}); "
+                "a rebuild would lose them: ingest those run folders again to keep them"
             )
-            self._db.execute("DELETE FROM relations WHERE unique_id NOT LIKE 'source.%'")
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('cleared_at', ?)", (_ts(_now()),)
-            )
+        return rep
+
+    def _unkept_artifacts(self) -> list[str]:
+        if self._archive is None:
+            return []
+        kept = self._kept_artifacts()
+        rows = self._db.execute("SELECT kind, invocation_id, generated_at, source_dir FROM ingested")
+        return sorted(
+            f"{r['kind']} of {r['source_dir']}"
+            for r in rows
+            if f"{r['kind']}:{r['invocation_id']}:{r['generated_at']}" not in kept
+        )
 
     # ----------------------------------------------------------------------------------- snapshot
 
     def snapshot(self) -> StateSnapshot:
         """Everything the planner needs, as plain frozen values."""
+        return self._guard(self._snapshot)
+
+    def _snapshot(self) -> StateSnapshot:
         relations = {row["unique_id"]: row for row in self._db.execute("SELECT * FROM relations").fetchall()}
         history: dict[str, list[SourceObservation]] = {}
         for row in self._db.execute(
@@ -651,6 +1019,105 @@ class StateStore:
             failed_tests=tuple(sorted(failed.get(row["unique_id"], ()))),
             sources_at_build=at_build,
         )
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    """What ``freshlens state verify`` found; ``ok`` when there is no problem."""
+
+    store: str
+    kept: str  # the kept-runs folder's name
+    runs: int = 0  # ingests and clears the store holds
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def text(self) -> str:
+        head = f"{self.store}: {self.runs} run(s) and clear(s), each kept in {self.kept}/"
+        if self.ok:
+            return f"{head}; integrity ok"
+        return "\n".join(
+            [f"{self.store}: {len(self.problems)} problem(s)", *(f"  - {p}" for p in self.problems)]
+        )
+
+
+class _Damaged(Exception):
+    """Opening or a query failed with a database error that is not a lock or an I/O problem."""
+
+
+class _Replaced(Exception):
+    """The store file was swapped (``state rebuild``) after this connection opened it."""
+
+
+def _is_empty(p: Path) -> bool:
+    try:
+        return p.stat().st_size == 0
+    except FileNotFoundError:
+        return True
+
+
+def _header_damage(p: Path) -> str | None:
+    """The cheap check on every open: the file starts with SQLite's 100-byte header."""
+    with open(p, "rb") as fh:
+        head = fh.read(100)
+    if not head.startswith(SQLITE_MAGIC):
+        return "not an SQLite database (its header is wrong)"
+    if len(head) < 100:
+        return "truncated inside the SQLite header"
+    return None
+
+
+def _inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+def _move_aside(path: str, label: str) -> Path:
+    """``state.db`` -> ``state.db.<label>-<time>``, with its journal: a journal belongs to its file, and
+    left behind it would be rolled into the new store."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside, n = Path(f"{path}.{label}-{stamp}"), 1
+    while aside.exists():
+        n += 1
+        aside = Path(f"{path}.{label}-{stamp}-{n}")
+    for side in _SIDE_FILES:
+        if os.path.exists(path + side):
+            os.replace(path + side, f"{aside}{side}")
+    os.replace(path, aside)
+    return aside
+
+
+def _remove_db_files(path: str) -> None:
+    import shutil
+
+    for p in (path, *(path + side for side in _SIDE_FILES)):
+        if os.path.isdir(p):
+            shutil.rmtree(p, ignore_errors=True)
+        elif os.path.exists(p):
+            os.remove(p)
+
+
+@contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    """One repair or rebuild at a time per store, across processes (POSIX ``flock``)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: repairs are rare; two at once would each keep a full copy aside
+        yield
+        return
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def load_state(path_or_dir: str | Path) -> StateSnapshot:
