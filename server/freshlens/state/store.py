@@ -44,8 +44,6 @@ Public API::
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
@@ -56,6 +54,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from freshlens.state import repair
 from freshlens.state.archive import KeptEntry, RunArchive, runs_dir_for
 from freshlens.state.artifacts import (
     BUILT_TYPES,
@@ -66,13 +65,23 @@ from freshlens.state.artifacts import (
     Relation,
     RunResults,
     SourcesArtifact,
-    StateError,
     canonical_json,
     parse_timestamp,
     read_catalog,
     read_manifest,
     read_run_results,
     read_sources,
+)
+from freshlens.state.repair import (
+    BUSY_TIMEOUT_S,
+    Damaged,
+    Replaced,
+    StateStoreError,
+    VerifyReport,
+    header_damage,
+    inode,
+    is_damage,
+    is_empty,
 )
 from freshlens.state.snapshot import (
     FAILED_TEST_STATUSES,
@@ -86,10 +95,6 @@ from freshlens.state.snapshot import (
 SCHEMA_VERSION = 2  # v2: the runs table (kept runs); a v1 store is upgraded in place
 STATE_DIR = ".freshlens"
 STATE_FILE = "state.db"
-BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's ingest to commit
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-log = logging.getLogger("freshlens.state")
 _T = TypeVar("_T")
 
 # Commands whose run_results list nodes as "success" without building anything.
@@ -158,10 +163,6 @@ CREATE TABLE IF NOT EXISTS runs (
     artifacts TEXT NOT NULL DEFAULT '[]'     -- JSON ["kind:invocation_id:generated_at", ...] it held
 );
 """
-
-
-class StateStoreError(StateError):
-    """The state database cannot be used (newer schema, not a database, locked …)."""
 
 
 @dataclass(slots=True)
@@ -308,12 +309,12 @@ class StateStore:
     def _open(self) -> None:
         """Open the file; repair it from the kept runs when it is missing or damaged (module docs)."""
         p = Path(self.path)
-        if _is_empty(p):
+        if is_empty(p):
             if self._kept_names():
                 self._recover("the store file is missing or empty")
                 return
         else:
-            damage = _header_damage(p)
+            damage = header_damage(p)
             if damage is not None:
                 if not damage.startswith("not an SQLite") or self._kept_names():
                     self._recover(damage)
@@ -326,7 +327,7 @@ class StateStore:
                 )
         try:
             self._open_healthy()
-        except _Damaged as exc:
+        except Damaged as exc:
             self._recover(str(exc))
 
     def _open_healthy(self) -> None:
@@ -334,7 +335,7 @@ class StateStore:
         db = self._connect()
         try:
             self._db = db
-            self._inode = _inode(self.path)
+            self._inode = inode(self.path)
             self._init_schema()
             self._sweep()
         except sqlite3.OperationalError as exc:  # locked, read-only, unreachable: not damage
@@ -345,7 +346,9 @@ class StateStore:
             ) from None
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise _Damaged(str(exc)) from None
+            if is_damage(exc):
+                raise Damaged(str(exc)) from None
+            raise StateStoreError(f"{self.path}: cannot open the freshlens state store ({exc})") from None
 
     def _init_schema(self) -> None:
         row = None
@@ -381,9 +384,9 @@ class StateStore:
     def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            if self._inode is not None and _inode(self.path) != self._inode:
+            if self._inode is not None and inode(self.path) != self._inode:
                 # `state rebuild` swapped the file while we waited for the lock: write to the new one.
-                raise _Replaced()
+                raise Replaced()
             yield
         except BaseException:
             # A damaged file may refuse even this; the original error is what matters.
@@ -396,17 +399,15 @@ class StateStore:
         """Run ``action``; if the file turns out damaged (or was swapped), repair or reopen, then retry once."""
         try:
             return action()
-        except _Replaced:
+        except Replaced:
             self._db.close()
             self._open()
-        except sqlite3.OperationalError as exc:
-            raise StateStoreError(
-                f"{self.path}: the state store is busy or unreachable ({exc}). If another freshlens is "
-                "writing to it, try again when it is done."
-            ) from None
         except sqlite3.DatabaseError as exc:
-            if self._archive is None:
-                raise StateStoreError(f"{self.path}: state store error ({exc})") from None
+            if not is_damage(exc) or self._archive is None:
+                raise StateStoreError(
+                    f"{self.path}: the state store failed ({exc}). If another freshlens is writing to it, "
+                    "try again when it is done."
+                ) from None
             self._db.close()
             self._recover(str(exc))
         return action()
@@ -717,106 +718,13 @@ class StateStore:
         return {c.name for c in root.iterdir() if not c.name.startswith(".") and c.is_dir()}
 
     def _sweep(self) -> None:
-        """Remove kept entries of ingests that never committed (their process was killed before it).
-
-        Such an entry has a ``seq`` above the store's newest. The check is a folder listing and one
-        query; entries are only read and removed while holding the write lock, when no ingest can be
-        between its keep and its commit.
-        """
-        if self._archive is None:
-            return
-        known = {str(r[0]) for r in self._db.execute("SELECT name FROM runs")}
-        if not (self._kept_names() - known) and not self._archive.leftovers():
-            return
-        with self._transaction():
-            top = self._next_seq() - 1
-            entries, _ = self._archive.scan()
-            for entry in entries:
-                if entry.seq > top:
-                    log.info("%s: removing %s, kept by an ingest that never committed", self.path, entry.name)
-                    self._archive.remove(entry.name)
-            for name in self._archive.leftovers():
-                self._archive.remove(name)
+        repair.sweep(self)
 
     def _recover(self, reason: str) -> None:
-        """Move a damaged store aside and rebuild it from the kept runs (another process may have already)."""
-        assert self._archive is not None
-        with _file_lock(f"{self.path}.lock"):
-            damage = self._probe()
-            if damage is None:  # repaired by another process while we waited for the lock
-                self._open_healthy()
-                return
-            replayed, skipped, aside = self._build_from_kept("corrupt", strict=False)
-            self._open_healthy()
-        kept = runs_dir_for(self.path)
-        what = f"moved it to {aside.name} and rebuilt it" if aside is not None else "rebuilt it"
-        msg = (
-            f"{self.path}: the state store was damaged ({damage}); freshlens {what} from {replayed} kept "
-            f"run(s) in {kept.name}/."
-        )
-        if skipped:
-            msg += f" Not replayed, because unreadable: {'; '.join(skipped)}."
-        if replayed == 0:
-            msg += " No runs were kept: run `freshlens state ingest` for the runs you want back."
-        self.recovered = msg
-        log.warning("%s", msg)
-
-    def _probe(self) -> str | None:
-        """What is wrong with the file, or None when it is a healthy store (PRAGMA quick_check)."""
-        p = Path(self.path)
-        if _is_empty(p):
-            return "the store file is missing or empty" if self._kept_names() else None
-        damage = _header_damage(p)
-        if damage is not None:
-            return damage
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
-        try:
-            rows = [str(r[0]) for r in db.execute("PRAGMA quick_check").fetchall()]
-        except sqlite3.OperationalError:
-            raise
-        except sqlite3.DatabaseError as exc:
-            return str(exc)
-        finally:
-            db.close()
-        return None if rows == ["ok"] else "; ".join(rows[:3])
-
-    def _build_from_kept(self, label: str, *, strict: bool) -> tuple[int, list[str], Path | None]:
-        """Write a new store from the kept runs, in their order; move the current file aside as
-        ``<store>.<label>-<time>`` (returned; None when there was none) and put the new one in its place.
-
-        With ``strict`` an unreadable entry stops the rebuild (nothing is replaced); otherwise it is
-        skipped and named in the returned list.
-        """
-        assert self._archive is not None
-        tmp = f"{self.path}.rebuild-{os.getpid()}"
-        _remove_db_files(tmp)
-        entries, problems = self._archive.scan()
-        if strict and problems:
-            raise StateStoreError("cannot rebuild: " + "; ".join(problems))
-        skipped = list(problems)
-        replayed = 0
-        builder = StateStore(tmp)
-        try:
-            builder._archive = self._archive  # replays read the kept runs; they keep nothing again
-            for entry in entries:
-                try:
-                    builder._replay(entry)
-                    replayed += 1
-                except StateError as exc:
-                    if strict:
-                        raise StateStoreError(f"cannot rebuild: kept run {entry.name}: {exc}") from None
-                    skipped.append(f"{entry.name} ({exc})")
-        except BaseException:
-            builder.close()
-            _remove_db_files(tmp)
-            raise
-        builder.close()
-        aside = None if _is_empty(Path(self.path)) else _move_aside(self.path, label)
-        os.replace(tmp, self.path)
-        _remove_db_files(f"{tmp}.runs")
-        return replayed, skipped, aside
+        repair.recover(self, reason)
 
     def _replay(self, entry: KeptEntry) -> None:
+        """Apply one kept entry again (a rebuild), with its original time; nothing is kept anew."""
         assert self._archive is not None
         if entry.kind == "clear":
             with self._transaction():
@@ -830,77 +738,14 @@ class StateStore:
     def rebuild(self) -> str:
         """Rebuild the store from its kept runs; the current file is kept aside. Says what it did.
 
-        Refused (nothing changes) when a kept run is unreadable, or when the store holds runs that were
+        Refused (nothing changes) when a kept run is missing or altered, or when the store holds runs
         ingested before freshlens kept runs: a rebuild would lose them.
         """
-        if self._archive is None:
-            raise StateStoreError("an in-memory state store has no kept runs to rebuild from")
-        report = self.verify()
-        blocking = [p for p in report.problems if not p.startswith("integrity")]
-        if blocking:
-            raise StateStoreError(f"{self.path}: not rebuilt, it would lose history: " + " ".join(blocking))
-        with _file_lock(f"{self.path}.lock"):
-            self._db.execute("BEGIN IMMEDIATE")  # no ingest commits to the old file meanwhile
-            try:
-                replayed, _, aside = self._build_from_kept("pre-rebuild", strict=True)
-            finally:
-                self._db.execute("ROLLBACK")
-            self._db.close()
-            self._open_healthy()
-        return (
-            f"{self.path}: rebuilt from {replayed} kept run(s) in {runs_dir_for(self.path).name}/; "
-            f"the previous file is {'gone' if aside is None else aside.name}"
-        )
+        return repair.rebuild(self)
 
     def verify(self) -> VerifyReport:
         """Check SQLite's integrity and that the kept runs are exactly the store's runs, unaltered."""
-        return self._guard(self._verify)
-
-    def _verify(self) -> VerifyReport:
-        rep = VerifyReport(store=self.path, kept=runs_dir_for(self.path).name if self._archive else "")
-        rows = [str(r[0]) for r in self._db.execute("PRAGMA integrity_check").fetchall()]
-        if rows != ["ok"]:
-            rep.problems.append("integrity: " + "; ".join(rows[:5]) + " — run `freshlens state rebuild`")
-        runs = {
-            str(r["name"]): (int(r["seq"]), str(r["kind"]))
-            for r in self._db.execute("SELECT name, seq, kind FROM runs")
-        }
-        rep.runs = len(runs)
-        if self._archive is not None:
-            entries, bad = self._archive.scan()
-            rep.problems.extend(bad)
-            by_name = {e.name: e for e in entries}
-            for name, (seq, kind) in sorted(runs.items(), key=lambda t: t[1][0]):
-                entry = by_name.get(name)
-                if entry is None:
-                    rep.problems.append(
-                        f"{kind} #{seq} ({name}) is in the store but its kept copy is missing: "
-                        "a rebuild would lose it"
-                    )
-                elif (entry.seq, entry.kind) != (seq, kind):
-                    rep.problems.append(f"{name}: kept as {entry.kind} #{entry.seq}, stored as {kind} #{seq}")
-                else:
-                    rep.problems.extend(self._archive.check(entry))
-            for name in sorted(set(by_name) - set(runs)):
-                rep.problems.append(f"{name}: kept, but not in the store (was the store replaced?)")
-        legacy = self._unkept_artifacts()
-        if legacy:
-            rep.problems.append(
-                f"{len(legacy)} artifact(s) were ingested before freshlens kept runs (e.g. {legacy[0]}); "
-                "a rebuild would lose them: ingest those run folders again to keep them"
-            )
-        return rep
-
-    def _unkept_artifacts(self) -> list[str]:
-        if self._archive is None:
-            return []
-        kept = self._kept_artifacts()
-        rows = self._db.execute("SELECT kind, invocation_id, generated_at, source_dir FROM ingested")
-        return sorted(
-            f"{r['kind']} of {r['source_dir']}"
-            for r in rows
-            if f"{r['kind']}:{r['invocation_id']}:{r['generated_at']}" not in kept
-        )
+        return self._guard(lambda: repair.verify(self))
 
     # ----------------------------------------------------------------------------------- snapshot
 
@@ -1021,111 +866,12 @@ class StateStore:
         )
 
 
-@dataclass(slots=True)
-class VerifyReport:
-    """What ``freshlens state verify`` found; ``ok`` when there is no problem."""
-
-    store: str
-    kept: str  # the kept-runs folder's name
-    runs: int = 0  # ingests and clears the store holds
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def text(self) -> str:
-        head = f"{self.store}: {self.runs} run(s) and clear(s), each kept in {self.kept}/"
-        if self.ok:
-            return f"{head}; integrity ok"
-        return "\n".join(
-            [f"{self.store}: {len(self.problems)} problem(s)", *(f"  - {p}" for p in self.problems)]
-        )
-
-
-class _Damaged(Exception):
-    """Opening or a query failed with a database error that is not a lock or an I/O problem."""
-
-
-class _Replaced(Exception):
-    """The store file was swapped (``state rebuild``) after this connection opened it."""
-
-
-def _is_empty(p: Path) -> bool:
-    try:
-        return p.stat().st_size == 0
-    except FileNotFoundError:
-        return True
-
-
-def _header_damage(p: Path) -> str | None:
-    """The cheap check on every open: the file starts with SQLite's 100-byte header."""
-    with open(p, "rb") as fh:
-        head = fh.read(100)
-    if not head.startswith(SQLITE_MAGIC):
-        return "not an SQLite database (its header is wrong)"
-    if len(head) < 100:
-        return "truncated inside the SQLite header"
-    return None
-
-
-def _inode(path: str) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except FileNotFoundError:
-        return None
-
-
-_SIDE_FILES = ("-journal", "-wal", "-shm")
-
-
-def _move_aside(path: str, label: str) -> Path:
-    """``state.db`` -> ``state.db.<label>-<time>``, with its journal: a journal belongs to its file, and
-    left behind it would be rolled into the new store."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    aside, n = Path(f"{path}.{label}-{stamp}"), 1
-    while aside.exists():
-        n += 1
-        aside = Path(f"{path}.{label}-{stamp}-{n}")
-    for side in _SIDE_FILES:
-        if os.path.exists(path + side):
-            os.replace(path + side, f"{aside}{side}")
-    os.replace(path, aside)
-    return aside
-
-
-def _remove_db_files(path: str) -> None:
-    import shutil
-
-    for p in (path, *(path + side for side in _SIDE_FILES)):
-        if os.path.isdir(p):
-            shutil.rmtree(p, ignore_errors=True)
-        elif os.path.exists(p):
-            os.remove(p)
-
-
-@contextmanager
-def _file_lock(path: str) -> Iterator[None]:
-    """One repair or rebuild at a time per store, across processes (POSIX ``flock``)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: repairs are rare; two at once would each keep a full copy aside
-        yield
-        return
-    with open(path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def load_state(path_or_dir: str | Path) -> StateSnapshot:
     """State for the planner from a ``state.db`` file, or from one run's artifacts directory.
 
     A directory (``manifest.json`` + ``run_results.json`` [+ ``sources.json``, ``catalog.json``]) is read
-    into an in-memory store and never written anywhere. A path that does not exist is an error: create a
-    store with ``freshlens state ingest`` first.
+    into an in-memory store and never written anywhere. A path that does not exist is an error (create a
+    store with ``freshlens state ingest`` first), unless its kept runs are there: then it is rebuilt.
     """
     p = Path(path_or_dir)
     if p.is_dir():
@@ -1140,7 +886,7 @@ def load_state(path_or_dir: str | Path) -> StateSnapshot:
             last_run_at=snap.last_run_at,
             last_run_source=snap.last_run_source,
         )
-    if not p.is_file():
+    if not p.is_file() and not runs_dir_for(p).is_dir():  # with kept runs, opening rebuilds it
         raise StateStoreError(
             f"{p}: no state store or artifacts directory here. Run `freshlens state ingest DIR` to create "
             "the store, or point --state at a directory holding manifest.json and run_results.json."
