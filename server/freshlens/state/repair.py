@@ -41,20 +41,31 @@ def sweep(store: StateStore) -> None:
     query; entries are only read and removed while holding the write lock, when no ingest can be
     between its keep and its commit.
     """
+    if _uncommitted_suspected(store):
+        with store._transaction():
+            drop_uncommitted(store)
+
+
+def _uncommitted_suspected(store: StateStore) -> bool:
     if store._archive is None:
-        return
+        return False
     known = {str(r[0]) for r in store._db.execute("SELECT name FROM runs")}
-    if not (store._kept_names() - known) and not store._archive.leftovers():
+    return bool(store._kept_names() - known) or bool(store._archive.leftovers())
+
+
+def drop_uncommitted(store: StateStore) -> None:
+    """The removal itself; the caller holds the write lock (also called before keeping a new run, so
+    a new entry never shares its ``seq`` with one left behind)."""
+    if store._archive is None or not _uncommitted_suspected(store):
         return
-    with store._transaction():
-        top = store._next_seq() - 1
-        entries, _ = store._archive.scan()
-        for entry in entries:
-            if entry.seq > top:
-                log.info("%s: removing %s, kept by an ingest that never committed", store.path, entry.name)
-                store._archive.remove(entry.name)
-        for name in store._archive.leftovers():
-            store._archive.remove(name)
+    top = store._next_seq() - 1
+    entries, _ = store._archive.scan()
+    for entry in entries:
+        if entry.seq > top:
+            log.info("%s: removing %s, kept by an ingest that never committed", store.path, entry.name)
+            store._archive.remove(entry.name)
+    for name in store._archive.leftovers():
+        store._archive.remove(name)
 
 
 def recover(store: StateStore, reason: str) -> None:
@@ -74,12 +85,14 @@ def recover(store: StateStore, reason: str) -> None:
             return
         replayed, skipped, aside = build_from_kept(store, "corrupt", strict=False)
         store._open_healthy()
-    kept = runs_dir_for(store.path)
-    what = f"moved it to {aside.name} and rebuilt it" if aside is not None else "rebuilt it"
-    msg = (
-        f"{store.path}: the state store was damaged ({damage}); freshlens {what} from {replayed} kept "
-        f"run(s) in {kept.name}/."
-    )
+    kept = runs_dir_for(store.path).name
+    if aside is None:
+        msg = f"{store.path}: {damage}; freshlens rebuilt it from {replayed} kept run(s) in {kept}/."
+    else:
+        msg = (
+            f"{store.path}: the state store was damaged ({damage}); freshlens moved it to {aside.name} "
+            f"and rebuilt it from {replayed} kept run(s) in {kept}/."
+        )
     if skipped:
         msg += f" Not replayed, because unreadable: {'; '.join(skipped)}."
     if replayed == 0:

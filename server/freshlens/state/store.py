@@ -481,6 +481,7 @@ class StateStore:
                 if keep is not None:
                     self._record(keep, keys)
                 elif self._archive is not None and self._needs_keeping(report, keys):
+                    repair.drop_uncommitted(self)
                     dating = metas[0][1]  # run_results dates a run best (written when the build ends)
                     entry = self._archive.keep_run(
                         d,
@@ -699,6 +700,7 @@ class StateStore:
         with self._transaction():
             self._clear_state(at)
             if self._archive is not None:
+                repair.drop_uncommitted(self)
                 self._record(self._archive.keep_clear(seq=self._next_seq(), at=at), [])
 
     def _clear_state(self, at: str) -> None:

@@ -319,6 +319,7 @@ def test_ingest_killed_inside_the_keep_window_leaves_before(
         store.ingest(artifacts / "run1")
         before = state_of(store.snapshot())
     runs_before = store_runs(db)
+    early = StateStore(db)  # a process that had the store open before the kill (it has not swept)
     p = subprocess.run(
         [sys.executable, "-c", KILL_AT, str(db), str(artifacts / "run2"), point],
         capture_output=True,
@@ -328,14 +329,24 @@ def test_ingest_killed_inside_the_keep_window_leaves_before(
     assert p.returncode == -signal.SIGKILL, p.stderr
     left = sorted(c.name for c in runs_dir_for(db).iterdir())
     assert len(left) == (1 if point == "before_keep" else 2)  # what the kill left behind
-    with StateStore(db) as store:
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(db, copy / "state.db")
+    shutil.copytree(runs_dir_for(db), runs_dir_for(copy / "state.db"))
+
+    with StateStore(copy / "state.db") as store:  # opened afresh: what the kill left is removed
         assert store.verify().ok
         assert state_of(store.snapshot()) == before
-    assert store_runs(db) == runs_before
-    assert len(list(runs_dir_for(db).iterdir())) == 1
-    with StateStore(db) as store:  # and the run can be ingested afterwards
-        assert store.ingest(artifacts / "run2").built == 3
-        assert store.verify().ok
+    assert store_runs(copy / "state.db") == runs_before
+    assert len(list(runs_dir_for(copy / "state.db").iterdir())) == 1
+
+    with early:  # the earlier process ingests next: its kept run does not collide with the leftover
+        assert state_of(early.snapshot()) == before
+        assert early.ingest(artifacts / "run2").built == 3
+        report = early.verify()
+        assert report.ok, report.text()
+    assert [s for s, _, _ in store_runs(db)] == [1, 2]
+    assert len(list(runs_dir_for(db).iterdir())) == 2
 
 
 def test_two_processes_ingesting_at_once_both_land(artifacts: Path, tmp_path: Path) -> None:
