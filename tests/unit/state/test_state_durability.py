@@ -19,7 +19,7 @@ import pytest
 from state_helpers import copy_run
 
 from freshlens.cli import main
-from freshlens.state import StateStore, StateStoreError
+from freshlens.state import StateStore, StateStoreError, load_state
 from freshlens.state.archive import runs_dir_for
 from freshlens.state.snapshot import StateSnapshot
 
@@ -393,3 +393,66 @@ def test_clear_stays_a_marker(artifacts: Path, tmp_path: Path) -> None:
     with StateStore(db) as store:
         rebuilt = store.snapshot()
     assert state_of(rebuilt) == state_of(snap)
+
+
+OPEN_WORKER = """
+import sys, time
+from freshlens.state import StateStore
+db, start = sys.argv[1], float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+with StateStore(db) as store:
+    print(len(store.snapshot().nodes), store.recovered is not None, flush=True)
+"""
+
+
+def test_two_processes_finding_the_same_damage_repair_it_once(artifacts: Path, tmp_path: Path) -> None:
+    """Issue 12.2: concurrent opens of a damaged store: one moves it aside and rebuilds, the other waits."""
+    db = tmp_path / "state.db"
+    with StateStore(db) as store:
+        store.ingest(artifacts / "run1")
+        nodes = len(store.snapshot().nodes)
+    db.write_bytes(b"\0" * 16 + db.read_bytes()[16:])
+    start = time.time() + 1.5
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_WORKER, str(db), str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        outs.append(out.split())
+    assert sorted(outs) == [[str(nodes), "False"], [str(nodes), "True"]]  # exactly one repaired it
+    assert len(list(tmp_path.glob("state.db.corrupt-*"))) == 1
+
+
+def test_an_open_store_writes_to_the_rebuilt_file(artifacts: Path, tmp_path: Path) -> None:
+    """Issue 12.3: a store opened before `state rebuild` swapped the file ingests into the new file."""
+    db = tmp_path / "state.db"
+    with StateStore(db) as store:
+        store.ingest(artifacts / "run1")
+    opened_before = StateStore(db)
+    with StateStore(db) as other:
+        assert "rebuilt from 1 kept run(s)" in other.rebuild()
+    with opened_before:
+        assert opened_before.ingest(artifacts / "run2").built == 3
+    with StateStore(db) as store:
+        assert store.verify().ok
+        assert [o for _, _, o in store_runs(db)] == [str(artifacts / "run1"), str(artifacts / "run2")]
+    aside = next(tmp_path.glob("state.db.pre-rebuild-*"))
+    assert len(store_runs(aside)) == 1  # nothing was written to the file moved aside
+
+
+def test_load_state_rebuilds_a_deleted_store_from_its_kept_runs(artifacts: Path, tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    with StateStore(db) as store:
+        store.ingest(artifacts / "run1")
+        want = state_of(store.snapshot())
+    db.unlink()
+    assert state_of(load_state(db)) == want
