@@ -85,8 +85,15 @@ def _parser() -> argparse.ArgumentParser:
 
     register_platform_pull(pull.add_subparsers(dest="pull_from", parser_class=_Parser, required=True))
     clr = ssub.add_parser("clear", help="forget all builds: the next predicted run rebuilds everything")
-    clr.add_argument("--state", default="")
-    clr.add_argument("--project", default=".")
+    ver = ssub.add_parser(
+        "verify", help="check the store's integrity and that every run it holds is kept (exit 1 if not)"
+    )
+    reb = ssub.add_parser("rebuild", help="rebuild the store from its kept runs (the old file is kept aside)")
+    for q in (clr, ver, reb):
+        q.add_argument(
+            "--state", default="", help="state store path (default: <project>/.freshlens/state.db)"
+        )
+        q.add_argument("--project", default=".", help="project folder (default: .)")
     return p
 
 
@@ -230,8 +237,14 @@ def state_cmd(args: argparse.Namespace) -> int:
 
         return pull_cmd(args)
     path = args.state or str(default_state_path(os.path.abspath(args.project)))
+    if args.state_cmd in ("verify", "rebuild") and not os.path.exists(path):
+        print(f"freshlens: error: {path}: no state store here (give --state or --project)", file=sys.stderr)
+        return 2
+    rc = 0
     try:
         with StateStore(path) as store:
+            if store.recovered:
+                print(f"freshlens: warning: {store.recovered}", file=sys.stderr)
             if args.state_cmd == "ingest":
                 for d in args.dirs:
                     if "://" in d:  # an artifact store: s3://, gs://, az://, file://
@@ -245,16 +258,24 @@ def state_cmd(args: argparse.Namespace) -> int:
             elif args.state_cmd == "clear":
                 store.clear()
                 print(f"state cleared: {path} — the next predicted run rebuilds every model")
+            elif args.state_cmd == "verify":
+                report = store.verify()
+                print(report.text())
+                # A store repaired on opening was damaged: worth a non-zero exit even though it is fine now.
+                rc = 0 if report.ok and not store.recovered else 1
+            elif args.state_cmd == "rebuild":
+                if not store.recovered:  # opening already rebuilt a damaged store
+                    print(store.rebuild())
             else:
                 print(
-                    "freshlens: error: use `freshlens state ingest DIR` or `freshlens state clear`",
+                    "freshlens: error: use `freshlens state ingest|clear|verify|rebuild|pull`",
                     file=sys.stderr,
                 )
                 return 2
     except StateError as exc:
         print(f"freshlens: error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return rc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

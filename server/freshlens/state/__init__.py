@@ -35,8 +35,9 @@ from freshlens.state.freshness import (
     live_duckdb_freshness,
     select_only_problem,
 )
+from freshlens.state.repair import StateStoreError, VerifyReport
 from freshlens.state.snapshot import NodeState, SourceAtBuild, SourceObservation, SourceState, StateSnapshot
-from freshlens.state.store import IngestReport, StateStore, StateStoreError, default_state_path, load_state
+from freshlens.state.store import IngestReport, StateStore, default_state_path, load_state
 
 __all__ = [
     "ArtifactError",
@@ -57,6 +58,7 @@ __all__ = [
     "StateSnapshot",
     "StateStore",
     "StateStoreError",
+    "VerifyReport",
     "current_freshness_from_file",
     "default_state_path",
     "live_duckdb_freshness",

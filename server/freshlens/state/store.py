@@ -14,8 +14,18 @@ one run's artifacts directory and merges it in, in a single transaction:
 
 Guarantees: ingesting the same artifacts twice changes nothing (keyed on invocation id + generated_at);
 an older run ingested after a newer one never moves a build time or a status backwards; a failure
-mid-ingest rolls everything back. ``clear()`` forgets every node's build state (the next predicted run
-builds everything, spec sao.md D15) and records when; builds from before that time are not re-learned.
+mid-ingest, or a process killed mid-ingest, rolls everything back. ``clear()`` forgets every node's build
+state (the next predicted run builds everything, spec sao.md D15) and records when; builds from before
+that time are not re-learned.
+
+History is never lost: every ingest keeps the artifacts it read, and every clear a marker, beside the
+store (``state.db.runs/``, see :mod:`freshlens.state.archive`), written before the transaction commits.
+Opening a store checks the SQLite header (16 bytes; always). When the file is missing while kept runs
+exist, or opening or a query fails with a database error (then ``PRAGMA quick_check`` confirms it, a
+read of the whole file, paid only on that path), the damaged file is moved aside
+(``state.db.corrupt-<time>``) and the store is rebuilt from the kept runs in their original order;
+:attr:`StateStore.recovered` says so, for the CLI and the language server to show. Writers serialize
+(``BEGIN IMMEDIATE`` with a busy timeout), so two processes ingesting at once both land.
 
 Public API::
 
@@ -24,6 +34,9 @@ Public API::
     StateStore.ingest(directory, origin=None) -> IngestReport
     StateStore.clear() -> None
     StateStore.snapshot() -> StateSnapshot
+    StateStore.verify() -> VerifyReport                   # integrity + kept runs match the store's runs
+    StateStore.rebuild() -> str                           # rebuild from the kept runs; says what it did
+    StateStore.recovered -> str | None                    # set when opening repaired a damaged store
     StateStore.close()
     load_state(path_or_dir) -> StateSnapshot              # a .db file, or an artifacts dir (in memory)
 """
@@ -32,14 +45,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
+from freshlens.state import repair
+from freshlens.state.archive import KeptEntry, RunArchive, runs_dir_for
 from freshlens.state.artifacts import (
     BUILT_TYPES,
     ArtifactError,
@@ -49,13 +65,23 @@ from freshlens.state.artifacts import (
     Relation,
     RunResults,
     SourcesArtifact,
-    StateError,
     canonical_json,
     parse_timestamp,
     read_catalog,
     read_manifest,
     read_run_results,
     read_sources,
+)
+from freshlens.state.repair import (
+    BUSY_TIMEOUT_S,
+    Damaged,
+    Replaced,
+    StateStoreError,
+    VerifyReport,
+    header_damage,
+    inode,
+    is_damage,
+    is_empty,
 )
 from freshlens.state.snapshot import (
     FAILED_TEST_STATUSES,
@@ -66,9 +92,10 @@ from freshlens.state.snapshot import (
     StateSnapshot,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2: the runs table (kept runs); a v1 store is upgraded in place
 STATE_DIR = ".freshlens"
 STATE_FILE = "state.db"
+_T = TypeVar("_T")
 
 # Commands whose run_results list nodes as "success" without building anything.
 NON_BUILDING_COMMANDS = frozenset(
@@ -127,11 +154,15 @@ CREATE TABLE IF NOT EXISTS source_observations (
     error TEXT,
     PRIMARY KEY (source_id, invocation_id)
 );
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY,                 -- the order the store applied its ingests and clears in
+    kind TEXT NOT NULL,                      -- ingest | clear
+    name TEXT NOT NULL UNIQUE,               -- the kept entry's folder in <store>.runs/
+    at TEXT NOT NULL,                        -- when it was applied
+    origin TEXT,                             -- the run's folder or origin (ingest)
+    artifacts TEXT NOT NULL DEFAULT '[]'     -- JSON ["kind:invocation_id:generated_at", ...] it held
+);
 """
-
-
-class StateStoreError(StateError):
-    """The state database cannot be used (newer schema, not a database, locked …)."""
 
 
 @dataclass(slots=True)
@@ -245,17 +276,17 @@ class StateStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-            self._db.row_factory = sqlite3.Row
+        self.recovered: str | None = None  # what opening did to repair a damaged store, for the user
+        self._stamp: str | None = None  # the time an ingest records (a replay keeps the original)
+        self._archive: RunArchive | None = None
+        self._inode: int | None = None
+        if self.path == ":memory:":
+            self._db = self._connect()
             self._init_schema()
-        except sqlite3.DatabaseError as exc:
-            raise StateStoreError(
-                f"{self.path}: cannot open the freshlens state store ({exc}). If it is not a freshlens "
-                "state.db, point --state elsewhere; otherwise delete it and ingest the runs again."
-            ) from None
+            return
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._archive = RunArchive(runs_dir_for(self.path))
+        self._open()
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -269,6 +300,55 @@ class StateStore:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _open(self) -> None:
+        """Open the file; repair it from the kept runs when it is missing or damaged (module docs)."""
+        p = Path(self.path)
+        if is_empty(p):
+            if self._kept_names():
+                self._recover("the store file is missing or empty")
+                return
+        else:
+            damage = header_damage(p)
+            if damage is not None:
+                if not damage.startswith("not an SQLite") or self._kept_names():
+                    self._recover(damage)
+                    return
+                raise StateStoreError(
+                    f"{self.path}: cannot open the freshlens state store: {damage}, and no kept runs "
+                    f"({runs_dir_for(self.path).name}) are beside it to rebuild it from. If it is not a "
+                    "freshlens state.db, point --state elsewhere; otherwise move it away and run "
+                    "`freshlens state ingest` for the runs you want back."
+                )
+        try:
+            self._open_healthy()
+        except Damaged as exc:
+            self._recover(str(exc))
+
+    def _open_healthy(self) -> None:
+        """Connect, create or upgrade the schema, remove what an interrupted ingest left behind."""
+        db = self._connect()
+        try:
+            self._db = db
+            self._inode = inode(self.path)
+            self._init_schema()
+            self._sweep()
+        except sqlite3.OperationalError as exc:  # locked, read-only, unreachable: not damage
+            db.close()
+            raise StateStoreError(
+                f"{self.path}: cannot open the freshlens state store ({exc}). If another freshlens is "
+                "writing to it, try again when it is done; otherwise check the file's permissions."
+            ) from None
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            if is_damage(exc):
+                raise Damaged(str(exc)) from None
+            raise StateStoreError(f"{self.path}: cannot open the freshlens state store ({exc})") from None
 
     def _init_schema(self) -> None:
         row = None
@@ -284,26 +364,53 @@ class StateStore:
                     f"{self.path}: this state store was written by a newer freshlens (schema v{found}); "
                     f"this freshlens reads v{SCHEMA_VERSION}. Upgrade freshlens, or use another --state file."
                 )
-            return
+            if found == SCHEMA_VERSION:
+                return
         with self._transaction():
             # executescript() would COMMIT on its own; run the statements inside our transaction.
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            if row is None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('created_at', ?)", (_ts(_now()),)
+                )
             self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?), ('created_at', ?)",
-                (str(SCHEMA_VERSION), _ts(_now())),
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
             )
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            if self._inode is not None and inode(self.path) != self._inode:
+                # `state rebuild` swapped the file while we waited for the lock: write to the new one.
+                raise Replaced()
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # A damaged file may refuse even this; the original error is what matters.
+            with suppress(sqlite3.DatabaseError):
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _guard(self, action: Callable[[], _T]) -> _T:
+        """Run ``action``; if the file turns out damaged (or was swapped), repair or reopen, then retry once."""
+        try:
+            return action()
+        except Replaced:
+            self._db.close()
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc) or self._archive is None:
+                raise StateStoreError(
+                    f"{self.path}: the state store failed ({exc}). If another freshlens is writing to it, "
+                    "try again when it is done."
+                ) from None
+            self._db.close()
+            self._recover(str(exc))
+        return action()
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -321,8 +428,13 @@ class StateStore:
         ``origin`` says where the run came from when ``directory`` is only a download folder (e.g.
         ``dbt platform job 123, run 456`` or an ``s3://`` URL); it is recorded instead of the folder, and
         every step of one run should pass the same origin (its artifacts then count as one run).
+
+        The artifacts read are kept beside the store (compressed) before the transaction commits.
         """
-        d = Path(directory)
+        return self._guard(lambda: self._ingest_dir(Path(directory), origin, None))
+
+    def _ingest_dir(self, d: Path, origin: str | None, keep: KeptEntry | None) -> IngestReport:
+        """Ingest one folder; ``keep`` is the kept entry being replayed by a rebuild (nothing is kept again)."""
         if not d.is_dir():
             raise ArtifactError(f"{d}: not a directory. Give the run's target/ directory (or a copy of it).")
         names = {n: d / n for n in ("manifest.json", "run_results.json", "sources.json", "catalog.json")}
@@ -344,16 +456,67 @@ class StateStore:
         catalog = read_catalog(names["catalog.json"]) if "catalog.json" in present else None
 
         report = IngestReport(directory=origin or str(d))
-        with self._transaction():
-            if manifest is not None:
-                self._ingest_manifest(manifest, report)
-            if run is not None and manifest is not None:
-                self._ingest_run(run, manifest, report)
-            if sources is not None:
-                self._ingest_sources(sources, report)
-            if catalog is not None:
-                self._ingest_catalog(catalog, manifest, report)
+        metas = [
+            (kind, art.meta)
+            for kind, art in (
+                ("run_results", run),
+                ("sources", sources),
+                ("manifest", manifest),
+                ("catalog", catalog),
+            )
+            if art is not None
+        ]
+        keys = sorted(f"{kind}:{meta.invocation_id}:{_ts(meta.generated_at)}" for kind, meta in metas)
+        self._stamp = keep.at if keep is not None else _ts(_now())
+        try:
+            with self._transaction():
+                if manifest is not None:
+                    self._ingest_manifest(manifest, report)
+                if run is not None and manifest is not None:
+                    self._ingest_run(run, manifest, report)
+                if sources is not None:
+                    self._ingest_sources(sources, report)
+                if catalog is not None:
+                    self._ingest_catalog(catalog, manifest, report)
+                if keep is not None:
+                    self._record(keep, keys)
+                elif self._archive is not None and self._needs_keeping(report, keys):
+                    repair.drop_uncommitted(self)
+                    dating = metas[0][1]  # run_results dates a run best (written when the build ends)
+                    entry = self._archive.keep_run(
+                        d,
+                        sorted(present),
+                        seq=self._next_seq(),
+                        at=self._stamp,
+                        origin=report.directory,
+                        generated_at=dating.generated_at,
+                        invocation_id=dating.invocation_id,
+                    )
+                    self._record(entry, keys)
+        finally:
+            self._stamp = None
         return report
+
+    def _needs_keeping(self, report: IngestReport, keys: list[str]) -> bool:
+        # Something new is kept; a repeat is not — unless the store learned it before runs were kept.
+        if len(report.already_ingested) < len(report.read):
+            return True
+        return not set(keys) <= self._kept_artifacts()
+
+    def _kept_artifacts(self) -> set[str]:
+        kept: set[str] = set()
+        for row in self._db.execute("SELECT artifacts FROM runs"):
+            kept.update(json.loads(row[0]))
+        return kept
+
+    def _next_seq(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0])
+
+    def _record(self, entry: KeptEntry, keys: list[str]) -> None:
+        self._db.execute(
+            "INSERT INTO runs (seq, kind, name, at, origin, artifacts) VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.seq, entry.kind, entry.name, entry.at, entry.origin, json.dumps(keys)),
+        )
 
     def origins(self) -> set[str]:
         """Where the ingested runs came from (their folders, or the origins given to :meth:`ingest`)."""
@@ -364,7 +527,7 @@ class StateStore:
         cur = self._db.execute(
             "INSERT OR IGNORE INTO ingested (kind, invocation_id, generated_at, source_dir, ingested_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (kind, invocation_id, _ts(generated_at), source_dir, _ts(_now())),
+            (kind, invocation_id, _ts(generated_at), source_dir, self._stamp or _ts(_now())),
         )
         return cur.rowcount == 1
 
@@ -526,21 +689,73 @@ class StateStore:
     # -------------------------------------------------------------------------------------- clear
 
     def clear(self) -> None:
-        """Forget every node's build state ("Clear cache", D15). Source history is kept."""
+        """Forget every node's build state ("Clear cache", D15). Source history is kept.
+
+        The clear is kept as a marker among the kept runs, so a rebuild replays it at its place and time.
+        """
+        self._guard(self._clear_now)
+
+    def _clear_now(self) -> None:
+        at = _ts(_now())
         with self._transaction():
-            self._db.execute(
-                "UPDATE nodes SET last_success_at = NULL, last_success_invocation_id = NULL, fingerprint = NULL, "
-                "last_status = NULL, last_message = NULL, last_run_at = NULL, last_invocation_id = NULL"
-            )
-            self._db.execute("DELETE FROM relations WHERE unique_id NOT LIKE 'source.%'")
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('cleared_at', ?)", (_ts(_now()),)
-            )
+            self._clear_state(at)
+            if self._archive is not None:
+                repair.drop_uncommitted(self)
+                self._record(self._archive.keep_clear(seq=self._next_seq(), at=at), [])
+
+    def _clear_state(self, at: str) -> None:
+        self._db.execute(
+            "UPDATE nodes SET last_success_at = NULL, last_success_invocation_id = NULL, fingerprint = NULL, "
+            "last_status = NULL, last_message = NULL, last_run_at = NULL, last_invocation_id = NULL"
+        )
+        self._db.execute("DELETE FROM relations WHERE unique_id NOT LIKE 'source.%'")
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cleared_at', ?)", (at,))
+
+    # ------------------------------------------------------------------------- kept runs, repair
+
+    def _kept_names(self) -> set[str]:
+        root = runs_dir_for(self.path)
+        if not root.is_dir():
+            return set()
+        return {c.name for c in root.iterdir() if not c.name.startswith(".") and c.is_dir()}
+
+    def _sweep(self) -> None:
+        repair.sweep(self)
+
+    def _recover(self, reason: str) -> None:
+        repair.recover(self, reason)
+
+    def _replay(self, entry: KeptEntry) -> None:
+        """Apply one kept entry again (a rebuild), with its original time; nothing is kept anew."""
+        assert self._archive is not None
+        if entry.kind == "clear":
+            with self._transaction():
+                self._clear_state(entry.at)
+                self._record(entry, [])
+            return
+        with tempfile.TemporaryDirectory(prefix="freshlens-replay-") as tmp:
+            self._archive.extract(entry, Path(tmp))
+            self._ingest_dir(Path(tmp), entry.origin, entry)
+
+    def rebuild(self) -> str:
+        """Rebuild the store from its kept runs; the current file is kept aside. Says what it did.
+
+        Refused (nothing changes) when a kept run is missing or altered, or when the store holds runs
+        ingested before freshlens kept runs: a rebuild would lose them.
+        """
+        return repair.rebuild(self)
+
+    def verify(self) -> VerifyReport:
+        """Check SQLite's integrity and that the kept runs are exactly the store's runs, unaltered."""
+        return self._guard(lambda: repair.verify(self))
 
     # ----------------------------------------------------------------------------------- snapshot
 
     def snapshot(self) -> StateSnapshot:
         """Everything the planner needs, as plain frozen values."""
+        return self._guard(self._snapshot)
+
+    def _snapshot(self) -> StateSnapshot:
         relations = {row["unique_id"]: row for row in self._db.execute("SELECT * FROM relations").fetchall()}
         history: dict[str, list[SourceObservation]] = {}
         for row in self._db.execute(
@@ -657,8 +872,8 @@ def load_state(path_or_dir: str | Path) -> StateSnapshot:
     """State for the planner from a ``state.db`` file, or from one run's artifacts directory.
 
     A directory (``manifest.json`` + ``run_results.json`` [+ ``sources.json``, ``catalog.json``]) is read
-    into an in-memory store and never written anywhere. A path that does not exist is an error: create a
-    store with ``freshlens state ingest`` first.
+    into an in-memory store and never written anywhere. A path that does not exist is an error (create a
+    store with ``freshlens state ingest`` first), unless its kept runs are there: then it is rebuilt.
     """
     p = Path(path_or_dir)
     if p.is_dir():
@@ -673,7 +888,7 @@ def load_state(path_or_dir: str | Path) -> StateSnapshot:
             last_run_at=snap.last_run_at,
             last_run_source=snap.last_run_source,
         )
-    if not p.is_file():
+    if not p.is_file() and not runs_dir_for(p).is_dir():  # with kept runs, opening rebuilds it
         raise StateStoreError(
             f"{p}: no state store or artifacts directory here. Run `freshlens state ingest DIR` to create "
             "the store, or point --state at a directory holding manifest.json and run_results.json."

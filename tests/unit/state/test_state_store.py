@@ -203,7 +203,8 @@ def test_newer_schema_and_non_database_files(tmp_path: Path) -> None:
     con.execute("update meta set value = ? where key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     con.commit()
     con.close()
-    with pytest.raises(StateStoreError, match=r"newer freshlens \(schema v2\).*Upgrade freshlens"):
+    newer = SCHEMA_VERSION + 1
+    with pytest.raises(StateStoreError, match=rf"newer freshlens \(schema v{newer}\).*Upgrade freshlens"):
         StateStore(db)
     junk = tmp_path / "junk.db"
     junk.write_text("this is not sqlite" * 100)
