@@ -72,17 +72,32 @@ def _median(xs: list[float]) -> float:
     return statistics.median(xs)
 
 
+def _drop_render_cache(root: str) -> None:
+    import shutil
+
+    shutil.rmtree(os.path.join(root, ".freshlens", "cache"), ignore_errors=True)
+
+
 def bench_cold(root: str, repeats: int) -> dict[str, object]:
+    """Cold = no render cache on disk (every rendered model rendered); warm = the cache of the last run."""
     cli_wall, cli_rss, inproc = [], [], []
     for _ in range(repeats):
+        _drop_render_cache(root)
         w, rss, _out = _run_rusage([FRESHLENS, "check", root, "--format", "json"])
         cli_wall.append(w)
         cli_rss.append(rss)
+        _drop_render_cache(root)
         w, rss, out = _run_rusage([sys.executable, "-c", _COLD_CHILD, root])
         inproc.append(json.loads(out))
+    warm = []
+    for _ in range(repeats):  # the previous run left the cache
+        w, rss, _out = _run_rusage([FRESHLENS, "check", root, "--format", "json"])
+        warm.append(w)
+        cli_rss.append(rss)
     return {
         "cli_check_s": _median(cli_wall),
         "cli_check_runs_s": cli_wall,
+        "cli_check_warm_s": _median(warm),
         "cli_peak_rss_mb": max(cli_rss),
         "import_s": _median([r["import_s"] for r in inproc]),
         "load_s": _median([r["load_s"] for r in inproc]),
@@ -124,6 +139,9 @@ def _edit_child(root: str, n_edits: int) -> None:
     sql_paths = sqls[::step_s][:n_edits]
     prop_paths = props[::step_p][:n_edits]
     sql_t, sql_c = timed_edits(sql_paths, lambda t, i: t + f"\n-- edited {i}\n")
+    rendered = [p for p in sqls if "ref_via(" in _read(p) or "from_src(" in _read(p)]
+    step_r = max(1, len(rendered) // n_edits) if rendered else 1
+    ren_t, _ren_c = timed_edits(rendered[::step_r][:n_edits], lambda t, i: t + f"\n-- edited {i}\n")
     yml_t, _yml_c = timed_edits(
         prop_paths, lambda t, i: t.replace("description: Synthetic", f"description: Edited {i}", 1)
     )
@@ -134,6 +152,8 @@ def _edit_child(root: str, n_edits: int) -> None:
                 "sql_edit_s": statistics.median(sql_t),
                 "sql_edit_max_s": max(sql_t),
                 "sql_edit_changed_files": statistics.median(sql_c),
+                "rendered_edit_s": statistics.median(ren_t) if ren_t else None,
+                "rendered_edits": len(ren_t),
                 "yaml_edit_s": statistics.median(yml_t),
                 "yaml_edit_max_s": max(yml_t),
                 "edits": len(sql_t),
@@ -141,6 +161,11 @@ def _edit_child(root: str, n_edits: int) -> None:
             }
         )
     )
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
 
 
 def bench_edits(root: str, n_edits: int) -> dict[str, object]:
@@ -249,7 +274,9 @@ def _fmt(x: object, unit: str) -> str:
 def table(results: list[dict[str, object]]) -> str:
     head = [
         "models",
+        "variant",
         "fl check (cold CLI)",
+        "fl check (warm CLI)",
         "fl index (in-proc)",
         "fl SQL edit",
         "fl YAML edit",
@@ -266,9 +293,12 @@ def table(results: list[dict[str, object]]) -> str:
         rows.append(
             [
                 f"{r['models']:,}",
+                "Jinja-heavy" if r.get("jinja") else "plain",
                 _fmt(c["cli_check_s"], "s"),
+                _fmt(c.get("cli_check_warm_s"), "s"),
                 _fmt(c["load_s"], "s"),
-                _fmt(e["sql_edit_s"], "ms"),
+                _fmt(e["sql_edit_s"], "ms")
+                + (f" ({_fmt(e['rendered_edit_s'], 'ms')} rendered)" if e.get("rendered_edit_s") else ""),
                 _fmt(e["yaml_edit_s"], "ms"),
                 _fmt(max(c["cli_peak_rss_mb"], e["live_peak_rss_mb"]), "MB"),
                 _fmt(d.get("cold_s"), "s"),
@@ -295,6 +325,12 @@ def main(argv: list[str] | None = None) -> int:
         help="dbt repeats above 2,000 models (a cold parse takes minutes)",
     )
     ap.add_argument("--edits", type=int, default=20)
+    ap.add_argument(
+        "--variant",
+        choices=("plain", "jinja", "both"),
+        default="plain",
+        help="the synthetic project: plain, Jinja-heavy (30%% of models rendered), or both",
+    )
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "freshlens-bench"))
     ap.add_argument("--results", default="", help="results JSON (default bench/results/<date>-<host>.json)")
     ap.add_argument("--_edit-child", dest="edit_child", default="", help=argparse.SUPPRESS)
@@ -304,11 +340,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
     results: list[dict[str, object]] = []
-    for n in sizes:
-        root = os.path.join(a.workdir, f"p{n}")
-        summary = synth.generate(root, n)
+    variants = {"plain": [False], "jinja": [True], "both": [False, True]}[a.variant]
+    for n, jinja in [(n, j) for n in sizes for j in variants]:
+        root = os.path.join(a.workdir, f"p{n}{'-jinja' if jinja else ''}")
+        summary = synth.generate(root, n, jinja=jinja)
         print(f"== {n} models: {summary}", file=sys.stderr, flush=True)
-        r: dict[str, object] = {"models": n, "project": summary}
+        r: dict[str, object] = {"models": n, "jinja": jinja, "project": summary}
         r["cold"] = bench_cold(root, a.repeats)
         print(f"   cold: {r['cold']}", file=sys.stderr, flush=True)
         r["edits"] = bench_edits(root, a.edits)
