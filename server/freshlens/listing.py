@@ -101,7 +101,14 @@ def node_entry(idx: ProjectIndex, node: Node, unresolved: list[dict[str, Any]]) 
 
 
 def _source_enabled(idx: ProjectIndex, st: SourceTable) -> Any:
-    """Table ``config.enabled`` over source ``config.enabled`` over ``dbt_project.yml`` ``sources:``."""
+    """Table ``config.enabled`` over source ``config.enabled`` over ``dbt_project.yml`` ``sources:``
+    (Jinja rendered as dbt renders YAML: ``"{{ var('x') | as_bool }}"``)."""
+    from freshlens.render.project import rendered_value
+
+    return rendered_value(idx, st.package, _source_enabled_raw(idx, st))
+
+
+def _source_enabled_raw(idx: ProjectIndex, st: SourceTable) -> Any:
     for holder in (st.table.config, st.source.config):
         if isinstance(holder, YMap) and holder.get("enabled") is not None:
             return plain(holder.get("enabled"))

@@ -128,3 +128,11 @@ def resolve_yaml_values(idx: ProjectIndex, node: Node) -> None:
             continue
         if _has_dynamic(eff.value):
             eff.value, _ok = _render_dynamic(renderer, node.package, eff.value)
+
+
+def rendered_value(idx: ProjectIndex, package: str, value: Any) -> Any:
+    """``value`` with its Jinja strings rendered as dbt renders YAML (unchanged where that fails)."""
+    renderer: Renderer | None = idx.renderer
+    if renderer is None or not _has_dynamic(value):
+        return value
+    return _render_dynamic(renderer, package, value)[0]

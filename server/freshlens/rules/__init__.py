@@ -24,6 +24,7 @@ RULES: tuple[Rule, ...] = (
     general.parse_problems,
     general.references,
     general.render_problems,
+    general.refs_to_disabled,
     general.duplicates,
     general.orphan_properties,
     model_freshness.project_tree_keys,

@@ -52,6 +52,33 @@ def references(ctx: Ctx) -> Iterator[Finding]:
         )
 
 
+def refs_to_disabled(ctx: Ctx) -> Iterator[Finding]:
+    """FL003: an enabled model refs a disabled one — dbt fails to parse ("depends on a node named …
+    which is disabled"); for dbt the target does not exist."""
+    from freshlens.index import ref_target
+
+    idx = ctx.index
+    for node in idx.nodes.values():
+        if node.package != idx.name or node.path is None or node.eff("enabled").value is False:
+            continue
+        for call in node.refs:
+            if call.kind != "ref":
+                continue
+            target = ref_target(idx, node, call)
+            parent = idx.nodes.get(target) if target is not None else None
+            if parent is None or parent.eff("enabled").value is not False:
+                continue
+            setting = parent.eff("enabled").setting
+            where = f" ({setting.describe()})" if setting is not None else ""
+            yield finding(
+                "FL003",
+                f"ref({call.text_args}) points at {parent.display}, which is disabled{where}: dbt fails to "
+                f"parse this project (a node depends on a node named '{parent.name}' which is disabled). "
+                "Enable that model, or disable this one too.",
+                Loc(node.path, call.span),
+            )
+
+
 def render_problems(ctx: Ctx) -> Iterator[Finding]:
     """FL012: a model whose Jinja freshlens could not render at parse time (the DAG may be incomplete)."""
     idx = ctx.index
