@@ -421,7 +421,7 @@ async def code_lens(ls: FreshlensServer, params: types.CodeLensParams) -> list[t
             continue
         for node in proj.index.nodes.values():
             d = res.decisions.get(node.unique_id)
-            if d is None:
+            if d is None and node.eff("enabled").value is not False:
                 continue
             for p, line in _lens_lines(node):
                 if p != path:
@@ -433,7 +433,7 @@ async def code_lens(ls: FreshlensServer, params: types.CodeLensParams) -> list[t
                     types.CodeLens(
                         range=rng,
                         command=types.Command(
-                            title=lens_title(node, d.lens),
+                            title=lens_title(node, d.lens if d is not None else ""),
                             command="freshlens.explain",
                             arguments=[node.unique_id],
                         ),

@@ -26,8 +26,8 @@ def plan(inp: PlanInputs) -> dict[str, Decision]:
         node = idx.nodes[uid]
         if node.resource_type != "model" and node.resource_type not in ("seed", "snapshot"):
             continue
-        if node.package != idx.name:
-            continue
+        if node.package != idx.name or node.eff("enabled").value is False:
+            continue  # a disabled node is not in dbt's DAG: nothing runs, nothing to predict
         d = decide_sao(node, inp, out) if inp.regime == "sao" else decide_state(node, inp, out)
         out[uid] = d
     return out
