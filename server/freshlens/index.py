@@ -178,6 +178,7 @@ class Node:
     refs: list[RefCall] = field(default_factory=list)
     name_span: Span | None = None  # snapshot block name, for SQL-defined snapshots
     render: Any = None  # freshlens.render.NodeRender when the model's Jinja was rendered
+    state_parents: list[str] = field(default_factory=list)  # parents taken from the last build (planner)
     # filled by linking
     settings: dict[str, list[Setting]] = field(default_factory=dict)
     effective: dict[str, Effective] = field(default_factory=dict)

@@ -448,6 +448,8 @@ def lens_title(node: Any, title: str) -> str:
     if node.eff("enabled").value is False:
         return "Disabled · enabled: false — not in the DAG, never built"
     if node.render is not None and not node.render.ok:
+        if node.state_parents:
+            return f"{title} · parents from the last build (FL012)"
         return f"{title} · DAG may be incomplete (FL012)"
     return title
 
@@ -456,6 +458,13 @@ def render_note(node: Any) -> str:
     """The explanation's paragraph about a render that stopped (empty when there is nothing to say)."""
     if node.render is None or node.render.ok:
         return ""
+    if node.state_parents:
+        names = ", ".join(f"`{p}`" for p in node.state_parents)
+        return (
+            "\n\n**Parents from the last build.** freshlens could not render this model's Jinja as dbt parse "
+            f"would ({node.render.problem}); its code is unchanged since its last build, so the parents dbt "
+            f"recorded then are used: {names} (FL012). A var or macro change since then may move them."
+        )
     return (
         "\n\n**DAG may be incomplete.** freshlens could not render this model's Jinja as dbt parse would "
         f"({node.render.problem}); its parents come from a static read only, so an upstream this model reads "

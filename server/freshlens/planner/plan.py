@@ -11,6 +11,7 @@ from freshlens.index import ProjectIndex
 from freshlens.planner.core import Decision, PlanInputs
 from freshlens.planner.dbt_state import decide_state
 from freshlens.planner.sao import decide_sao
+from freshlens.planner.state_edges import fill_from_state
 
 
 def choose_regime(index: ProjectIndex, setting: str) -> str:
@@ -22,6 +23,7 @@ def choose_regime(index: ProjectIndex, setting: str) -> str:
 def plan(inp: PlanInputs) -> dict[str, Decision]:
     out: dict[str, Decision] = {}
     idx = inp.index
+    fill_from_state(idx, inp.state, inp.file_text)
     for uid in idx.topo_order():
         node = idx.nodes[uid]
         if node.resource_type != "model" and node.resource_type not in ("seed", "snapshot"):
