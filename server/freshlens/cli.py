@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     clr = ssub.add_parser("clear", help="forget all builds: the next predicted run rebuilds everything")
     clr.add_argument("--state", default="")
     clr.add_argument("--project", default=".")
+    from freshlens.runner.command import register as register_run
+
+    register_run(sub)
     return p
 
 
@@ -253,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
+    from freshlens.runner.command import split_dbt_args
+
+    argv, dbt_args = split_dbt_args(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     if args.cmd == "check":
         return check(args.paths, args.format)
@@ -266,6 +272,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return explain_cmd(args)
     if args.cmd == "state":
         return state_cmd(args)
+    if args.cmd == "run":
+        from freshlens.runner.command import run_cmd
+
+        return run_cmd(args, dbt_args)
     if args.cmd == "serve":
         from freshlens.lsp.server import serve
 
