@@ -79,7 +79,7 @@ def run_cmd(args: argparse.Namespace, dbt_args: list[str]) -> int:
         print(f"freshlens: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("freshlens: interrupted; what dbt finished was recorded", file=sys.stderr)
+        print("freshlens: interrupted", file=sys.stderr)
         return 130
     for prob in report.problems:
         print(f"freshlens: warning: {prob}", file=sys.stderr)

@@ -282,7 +282,9 @@ def execute(opts: RunOptions, log: Log) -> RunReport:
         except StateError as exc:
             raise RunError(str(exc)) from None
         if interrupted:
-            raise KeyboardInterrupt
+            report.problems.append(
+                "interrupted: what dbt reported as success was recorded; the next run picks up from there"
+            )
     else:
         _finish(report, res, order, rtype, to_build, outcomes, status, planned=True)
     return report
