@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,26 +67,24 @@ class Jaffle:
         out = _run([str(DBT_PY), "-c", code, str(self.db), *statements], self.root, self.env).check()
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    def relations(self) -> dict[str, str | None]:
-        """Model relation name -> its comment (tables and views in schema main)."""
+    def relations(self) -> dict[str, tuple[str, str | None]]:
+        """Relation name -> (table | view, comment), in schema main."""
         rows = self.sql(
-            "select table_name, comment from duckdb_tables() where schema_name = 'main' "
-            "union all select view_name, comment from duckdb_views() "
+            "select table_name, 'table', comment from duckdb_tables() where schema_name = 'main' "
+            "union all select view_name, 'view', comment from duckdb_views() "
             "where schema_name = 'main' and not internal"
         )
-        return {name: comment for name, comment in rows}
+        return {name: (kind, comment) for name, kind, comment in rows}
 
     def mark(self) -> None:
-        stmts = []
-        for name in self.relations():
-            kind = "view" if name.startswith("stg_") else "table"
-            stmts.append(f"comment on {kind} main.{name} is '{MARK}'")
-        self.sql(*stmts)
+        self.sql(
+            *(f"comment on {kind} main.{name} is '{MARK}'" for name, (kind, _) in self.relations().items())
+        )
 
     def rebuilt(self) -> set[str]:
         """Model relations that lost the mark (recreated since ``mark``), by model name."""
         out = set()
-        for name, comment in self.relations().items():
+        for name, (_kind, comment) in self.relations().items():
             if comment != MARK:
                 out.add(name.replace("dim_customers_v", "dim_customers.v"))
         return out
@@ -111,6 +111,7 @@ class Jaffle:
         shutil.copy2(self.root / "target" / "sources.json", current / "sources.json")
 
     def edit(self, rel: str, text: str) -> None:
+        (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
         (self.root / rel).write_text(text, encoding="utf-8")
 
 
@@ -237,6 +238,55 @@ def test_run_sequence_builds_what_the_plan_says_and_reuses_the_rest(jf: Jaffle) 
         runs = db.execute("SELECT exit_code, built FROM runner_runs ORDER BY finished_at").fetchall()
     assert [rc for rc, _ in runs] == [0, 0, 0, 0, 1, 0]
     assert len(os.listdir(jf.root / ".freshlens" / "runs")) == 5
+
+
+SLOW = """\
+{{ config(materialized='table') }}
+select count(*) as n from range({{ var('slow_rows', 10) }}) r
+where r.range % 7 = 3 and (select count(*) from {{ ref('stg_orders') }}) > 0
+"""
+
+
+def test_interrupted_run_is_picked_up_by_the_next(jf: Jaffle) -> None:
+    """Ctrl-C during dbt build: exit 130, nothing unfinished counts as built, the next run builds it."""
+    jf.edit("models/slow/slow_orders.sql", SLOW)
+    jf.edit("models/slow/after_slow.sql", "select n from {{ ref('slow_orders') }}\n")
+    plan = jf.plan()
+    assert to_build(plan) == {"slow_orders", "after_slow"}, plan
+    args = ["--threads", "1", "--vars", "{slow_rows: 3000000000}"]  # a minute of DuckDB work
+    cmd = [*FRESHLENS, "run", ".", "--regime", "sao", "--no-refresh", "--dbt", str(DBT), "--format", "json"]
+    proc = subprocess.Popen(
+        [*cmd, "--", *args],
+        cwd=jf.root,
+        env=jf.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches dbt too
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "START sql table model main.slow_orders" in line:
+            break
+    else:
+        proc.wait(timeout=60)
+        raise AssertionError("slow_orders never started:\n" + "".join(seen[-40:]))
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err[-3000:]
+    doc = json.loads(out)
+    assert outcomes(doc, "not run") == {"slow_orders", "after_slow"}, doc["counts"]
+    assert all("interrupted" in n["message"] for n in doc["nodes"] if n["outcome"] == "not run")
+    assert "slow_orders" not in jf.relations()
+
+    jf.mark()
+    plan = jf.plan()
+    assert to_build(plan) == {"slow_orders", "after_slow"}, plan
+    doc = jf.run("--no-refresh")
+    check_step(jf, plan, doc, "after the interruption")
 
 
 def test_dry_run_with_select_runs_nothing(jf: Jaffle) -> None:

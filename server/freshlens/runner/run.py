@@ -268,7 +268,13 @@ def execute(opts: RunOptions, log: Log) -> RunReport:
                             f"({', '.join(sorted(missing)[:5])}): the selector and dbt's view of the project "
                             "differ; please report it with the output of `dbt ls` for them"
                         )
-                _finish(report, res, order, rtype, to_build, outcomes, status)
+                if interrupted:
+                    unreported = "interrupted before dbt finished it"
+                elif report.exit_code:
+                    unreported = f"dbt stopped before it (exit {report.exit_code})"
+                else:
+                    unreported = "dbt did not report it: its selector did not match (see the warning)"
+                _finish(report, res, order, rtype, to_build, outcomes, status, unreported)
                 counts = report.counts()
                 store.record_runner_run(
                     report.run_id,
@@ -286,7 +292,7 @@ def execute(opts: RunOptions, log: Log) -> RunReport:
                 "interrupted: what dbt reported as success was recorded; the next run picks up from there"
             )
     else:
-        _finish(report, res, order, rtype, to_build, outcomes, status, planned=True)
+        _finish(report, res, order, rtype, to_build, outcomes, status, "", planned=True)
     return report
 
 
@@ -298,6 +304,7 @@ def _finish(
     to_build: list[str],
     outcomes: dict[str, NodeOutcome],
     status: dict[str, tuple[str, str]],
+    unreported: str,
     planned: bool = False,
 ) -> None:
     building = set(to_build)
@@ -319,11 +326,7 @@ def _finish(
                 _outcome(d, rtype[uid], SKIPPED, msg or "skipped by dbt after an upstream failure")
             )
         else:
-            why = (
-                f"dbt reported {st}"
-                if st
-                else "dbt did not report it (the run stopped before it, or dbt did not select it)"
-            )
+            why = f"dbt reported {st}" if st else unreported
             report.nodes.append(_outcome(d, rtype[uid], NOT_RUN, why))
     for uid, (st, _msg) in sorted(status.items()):
         if uid.startswith(("test.", "unit_test.")) and st in ("fail", "error", "warn"):
