@@ -132,6 +132,12 @@ _SECTIONS = (
 )
 
 
+def _one_line(text: str, limit: int = 300) -> str:
+    """dbt's error messages span lines; the summary shows them on one (dbt's output has them whole)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def report_text(r: RunReport) -> str:
     dbt = f"dbt-core {r.dbt.version}" if r.dbt else "dbt"
     head = "freshlens run --dry-run" if r.dry_run else "freshlens run"
@@ -159,7 +165,7 @@ def report_text(r: RunReport) -> str:
             elif outcome == BUILT:
                 text = n.short or n.reason
             else:
-                text = n.message
+                text = _one_line(n.message)
             lines.append(f"  {n.name:<{width}}  {text}  [{n.rule}]")
     if r.test_failures:
         lines.append(f"tests not passing ({len(r.test_failures)}):")

@@ -42,16 +42,14 @@ def dbt_fqn(node: Node) -> list[str]:
 
 def node_selectors(idx: ProjectIndex, uids: Iterable[str]) -> list[str]:
     """One exact dbt selector per node, in the given order."""
-    flats = {uid: _flat(dbt_fqn(n)) for uid, n in idx.nodes.items()}
+    flats = {uid: tuple(_flat(dbt_fqn(n))) for uid, n in idx.nodes.items()}
+    # every proper prefix of some node's fqn: a selector equal to one of them selects more than one node
+    prefixes = {f[:i] for f in flats.values() for i in range(1, len(f))}
     out: list[str] = []
     for uid in uids:
         node: Node = idx.nodes[uid]
-        flat = flats[uid]
-        sel = "fqn:" + ".".join(flat)
-        clash = any(
-            other != uid and len(f) > len(flat) and f[: len(flat)] == flat for other, f in flats.items()
-        )
-        if clash and node.path:
+        sel = "fqn:" + ".".join(flats[uid])
+        if flats[uid] in prefixes and node.path:
             sel += ",path:" + os.path.relpath(node.path, idx.dir).replace(os.sep, "/")
         out.append(sel)
     return out
