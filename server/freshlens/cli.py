@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
             "--state", default="", help="state store path (default: <project>/.freshlens/state.db)"
         )
         q.add_argument("--project", default=".", help="project folder (default: .)")
+    from freshlens.runner.command import register as register_run
+
+    register_run(sub)
     return p
 
 
@@ -288,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
+    from freshlens.runner.command import split_dbt_args
+
+    argv, dbt_args = split_dbt_args(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     if args.cmd == "check":
         return check(args.paths, args.format, args.vars, args.env_vars)
@@ -301,6 +307,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return explain_cmd(args)
     if args.cmd == "state":
         return state_cmd(args)
+    if args.cmd == "run":
+        from freshlens.runner.command import run_cmd
+
+        return run_cmd(args, dbt_args)
     if args.cmd == "serve":
         from freshlens.lsp.server import serve
 

@@ -867,6 +867,83 @@ class StateStore:
             sources_at_build=at_build,
         )
 
+    # -------------------------------------------------------------------------- freshlens run
+
+    # Added for ``freshlens run`` (schema v1 stays: the tables are additive and created on first use
+    # with CREATE TABLE IF NOT EXISTS, like the base schema; an older freshlens ignores them).
+    _RUNNER_SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS runner_runs ("
+        " run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,"
+        " regime TEXT NOT NULL, dbt_command TEXT, exit_code INTEGER NOT NULL,"
+        " built INTEGER NOT NULL, reused INTEGER NOT NULL, failed INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS runner_reused ("
+        " run_id TEXT NOT NULL, unique_id TEXT NOT NULL, reason TEXT NOT NULL, rule TEXT,"
+        " PRIMARY KEY (run_id, unique_id))",
+    )
+
+    def record_runner_run(
+        self,
+        run_id: str,
+        started_at: datetime,
+        regime: str,
+        dbt_command: str | None,
+        exit_code: int,
+        counts: tuple[int, int, int],
+        reused: dict[str, tuple[str, str]],
+    ) -> int:
+        """Record one ``freshlens run`` and the models it reused, with their reasons.
+
+        ``reused`` maps a node id to ``(reason, rule)``; each known node gets status ``reused`` and the
+        reason as its message, as a Fusion ``reused`` result would (its build time is untouched), unless
+        a later run already reported on it. ``counts`` is (built, reused, failed). Returns how many node
+        statuses changed. Recording the same ``run_id`` twice changes nothing.
+        """
+        finished = _now()
+        at = _ts(finished)
+        changed = 0
+        with self._transaction():
+            for statement in self._RUNNER_SCHEMA:
+                self._db.execute(statement)
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO runner_runs (run_id, started_at, finished_at, regime, dbt_command, "
+                "exit_code, built, reused, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, _ts(started_at), at, regime, dbt_command, exit_code, *counts),
+            )
+            if cur.rowcount == 0:
+                return 0
+            for uid, (reason, rule) in sorted(reused.items()):
+                self._db.execute(
+                    "INSERT OR IGNORE INTO runner_reused (run_id, unique_id, reason, rule) VALUES (?, ?, ?, ?)",
+                    (run_id, uid, reason, rule),
+                )
+                cur = self._db.execute(
+                    "UPDATE nodes SET last_status = 'reused', last_message = ?, last_run_at = ?, "
+                    "last_invocation_id = ? WHERE unique_id = ? AND (last_run_at IS NULL OR last_run_at <= ?)",
+                    (reason, at, run_id, uid, at),
+                )
+                changed += cur.rowcount
+        return changed
+
+    def runner_runs(self) -> list[dict[str, Any]]:
+        """The recorded ``freshlens run`` runs, oldest first, each with its reused models and reasons."""
+        has = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runner_runs'"
+        ).fetchone()
+        if not has:
+            return []
+        out: list[dict[str, Any]] = []
+        for row in self._db.execute("SELECT * FROM runner_runs ORDER BY finished_at, run_id").fetchall():
+            run = dict(row)
+            run["reused_models"] = {
+                r["unique_id"]: r["reason"]
+                for r in self._db.execute(
+                    "SELECT unique_id, reason FROM runner_reused WHERE run_id = ? ORDER BY unique_id",
+                    (row["run_id"],),
+                )
+            }
+            out.append(run)
+        return out
+
 
 def load_state(path_or_dir: str | Path) -> StateSnapshot:
     """State for the planner from a ``state.db`` file, or from one run's artifacts directory.
