@@ -672,7 +672,7 @@ def _add_nodes(
                     pname,
                     path,
                     "sql",
-                    [pname, *_dirs(rel), sname],
+                    [pname, *_dirs(rel), _stem(path), sname],  # dbt: the file's name, then the block's
                     configs=sf.configs,
                     refs=sf.refs,
                     name_span=sspan,
@@ -708,6 +708,8 @@ def _apply_props(
                         idx.orphan_props.append((entry, path))
                         continue
                     vnode.unique_id, vnode.name, vnode.version = vuid, entry.name, v
+                    # dbt's fqn of a version: the model's name, then "v<version>" (not the file's name)
+                    vnode.fqn = [*vnode.fqn[:-1], entry.name, f"v{v}"]
                     vnode.props, vnode.props_path, vnode.version_entry = entry, path, ventry
                     idx.nodes[vuid] = vnode
                 if base is not None:

@@ -237,6 +237,8 @@ def _check(res: Parity, tally: Tally, uid: str, what: str, dbt: Any, fl: Any) ->
 def _compare_node(res: Parity, uid: str, d: Mapping[str, Any], f: Mapping[str, Any]) -> None:
     d_en, f_en = _enabled(d), _enabled(f)
     _check(res, res.enabled, uid, "enabled", d_en, f_en)
+    if "fqn" in d and "fqn" in f and list(d["fqn"]) != list(f["fqn"]):
+        res.disagreements.append(Disagreement(uid, "fqn", d["fqn"], f["fqn"]))
     if d_en is not True:
         return  # dbt neither links nor fully configures a disabled node
     dcfg, fcfg = d.get("config") or {}, f.get("config") or {}
