@@ -33,10 +33,7 @@ def _flat(fqn: Sequence[str]) -> list[str]:
 
 
 def dbt_fqn(node: Node) -> list[str]:
-    """The node's fqn as dbt writes it: a versioned model ends in ``<name>, v<version>`` (the index
-    keeps the file name there, e.g. ``dim_customers_v1``)."""
-    if node.version:
-        return [*node.fqn[:-1], node.name, f"v{node.version}"]
+    """The node's fqn as dbt writes it (a versioned model ends in ``<name>, v<version>``, as the index has it)."""
     return list(node.fqn)
 
 
