@@ -57,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
             q.add_argument("model", help="model name or unique id")
         q.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
         q.add_argument("--state", default="", help="state store (.db) or a run's artifacts directory")
-        q.add_argument("--sources", default="", help="a current sources.json")
+        q.add_argument(
+            "--sources", default="", help="a current sources.json, or a freshness.json from dbt v2"
+        )
         q.add_argument("--live", action="store_true", help="measure source freshness in DuckDB (read-only)")
         q.add_argument("--at", default="", help="what-if time, ISO 8601 (default: now)")
         q.add_argument("--regime", choices=("auto", "sao", "dbt-state"), default="auto")
