@@ -13,7 +13,7 @@ from typing import Any
 
 from freshlens.index import ProjectIndex
 from freshlens.model import Finding, ParseProblem
-from freshlens.rules import general, model_freshness, source_freshness, state_block
+from freshlens.rules import general, model_freshness, source_freshness, state_block, v2_freshness
 from freshlens.rules.base import Ctx, ScopedIndex
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,9 @@ RULES: tuple[Rule, ...] = (
     model_freshness.python_models,
     model_freshness.updates_on_all,
     source_freshness.source_rules,
+    v2_freshness.sla_values,
+    v2_freshness.sibling_pairs,
+    v2_freshness.model_rules,
     state_block.state_values,
     state_block.state_node_rules,
     state_block.profile_keys,

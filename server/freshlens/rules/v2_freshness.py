@@ -1,0 +1,488 @@
+"""dbt v2 model freshness SLA rules (spec/dbt-v2-freshness.md §1–§3 G1–G7, P1–P5, MV1–MV14).
+
+dbt v2 reads ``warn_after``/``error_after`` (+ ``filter``, ``loaded_at_*``) under a model's
+``freshness`` and checks them with ``dbt freshness``; dbt Core 1.x drops them silently (§6). Which
+engine a project runs on is read from ``require-dbt-version`` in ``dbt_project.yml``: a range that
+stays below 2 means dbt Core, one from 2 up means dbt v2, anything else (or nothing) means both, and
+the messages then say what each engine does. On a dbt Core project the v2-only errors are reported
+as information: they become parse errors on the upgrade to v2 (MV14).
+
+The effective values follow v2's merge, not dbt Core's (``index.resolve_freshness``): the most
+specific non-null ``freshness`` replaces the inherited one whole (P2, P4), sibling ``loaded_at_*``
+inherit independently (P3), and a nested ``loaded_at_*`` overrides the siblings (P5).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from freshlens.index import Node, ProjectIndex, Setting, call_settings, is_dynamic, plain, resolve_whole
+from freshlens.model import Dynamic, Finding, Loc, Related, Severity
+from freshlens.project.yamlpos import YMap, YScalar
+from freshlens.rules.base import Ctx, finding
+
+SLA_RULE_KEYS = ("warn_after", "error_after")
+# Keys a v2 model ``freshness`` holds besides build_after (G1).
+SLA_KEYS = frozenset({"warn_after", "error_after", "filter", "loaded_at_field", "loaded_at_query"})
+SLA_PERIODS = ("second", "minute", "hour", "day")
+LOADED_AT = ("loaded_at_field", "loaded_at_query")
+
+CORE, V2, BOTH = "core", "v2", "both"
+_LAYER_RANK = {"dbt_project.yml": 0, "properties": 1, "sql": 2}
+_VERSION = re.compile(r"^\s*(>=|<=|==|=|>|<|~=)?\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+# ------------------------------------------------------------------------------------------ engine
+
+
+def engine_for(index: ProjectIndex) -> str:
+    """``core``, ``v2`` or ``both``: the engines the root project's ``require-dbt-version`` admits."""
+    root = index.root.project.root
+    node = root.get("require-dbt-version") if root is not None else None
+    if node is None:
+        return BOTH
+    specs = [plain(node)] if isinstance(node, YScalar) else plain(node)
+    if not isinstance(specs, list):
+        return BOTH
+    low, high = 0, 10**6  # admitted majors, inclusive
+    for spec in specs:
+        if not isinstance(spec, str):
+            return BOTH
+        for part in spec.split(","):
+            m = _VERSION.match(part)
+            if m is None:
+                return BOTH
+            op, major = m.group(1) or "==", int(m.group(2))
+            minor = int(m.group(3) or 0) + int(m.group(4) or 0)  # only "is it X.0.0" matters below
+            if op in (">=", ">"):
+                low = max(low, major)
+            elif op == "<":
+                high = min(high, major - 1 if minor == 0 else major)
+            elif op == "<=":
+                high = min(high, major)
+            else:  # ==, =, ~= (compatible release: same major)
+                low, high = max(low, major), min(high, major)
+    if high < 2:
+        return CORE
+    if low >= 2:
+        return V2
+    return BOTH
+
+
+def _say(engine: str, v2: str, core: str) -> str:
+    """One message for the engine(s) the project runs on (MV14)."""
+    if engine == V2:
+        return v2
+    if engine == CORE:
+        return f"dbt Core 1.x: {core} On the upgrade to dbt v2: {v2}"
+    return f"dbt v2: {v2} dbt Core 1.x: {core}"
+
+
+def _v2_only(engine: str) -> Severity | None:
+    """v2-only parse errors are information on a dbt Core project (MV14, C4)."""
+    return Severity.INFORMATION if engine == CORE else None
+
+
+# ---------------------------------------------------------------------------- effective (P2–P5)
+
+
+def _text_set(v: Any) -> bool:
+    """A ``loaded_at_*`` value dbt uses: ``""`` counts as unset (MV5)."""
+    return isinstance(v, Dynamic) or (isinstance(v, str) and v.strip() != "")
+
+
+def _rule_set(v: Any) -> bool:
+    """A non-empty ``warn_after``/``error_after``; ``{}`` counts as absent (G5)."""
+    return isinstance(v, Dynamic) or (isinstance(v, dict) and any(x is not None for x in v.values()))
+
+
+@dataclass(slots=True)
+class ModelSla:
+    """A model's freshness as dbt v2 resolves it."""
+
+    node: Node
+    setting: Setting | None  # the freshness dbt v2 uses (most specific non-null, P2/P4)
+    value: dict[str, Any]
+    sla: bool  # has_sla: a non-empty warn_after or error_after (G5)
+    loaded_field: Setting | None = None  # where the loaded_at_field in force is written (after P5)
+    loaded_query: Setting | None = None
+    nested: dict[str, Setting] = field(default_factory=dict)
+    siblings: dict[str, Setting] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        """F3: ``loaded_at_query`` > ``loaded_at_field`` > adapter metadata."""
+        return (
+            "loaded_at_query" if self.loaded_query else "loaded_at_field" if self.loaded_field else "metadata"
+        )
+
+
+def _nested_setting(s: Setting, key: str) -> Setting | None:
+    if not isinstance(s.value, YMap):
+        return None
+    p = s.value.pair(key)
+    if p is None or not _text_set(plain(p.value)):
+        return None
+    return Setting(key, p.key, p.value, s.path, s.layer, s.conditional)
+
+
+def model_sla(node: Node) -> ModelSla | None:
+    """The v2 view of a model's freshness; None when it cannot be known (a dynamic or non-mapping value)."""
+    eff = resolve_whole(node, "freshness")
+    value: dict[str, Any] = {}
+    if eff.setting is not None:
+        if not isinstance(eff.value, dict):
+            return None
+        value = eff.value
+    sla = any(_rule_set(value.get(k)) for k in SLA_RULE_KEYS)
+    out = ModelSla(node, eff.setting, value, sla)
+    for key in LOADED_AT:
+        sib = node.eff(key)
+        if sib.setting is not None and _text_set(sib.value):
+            out.siblings[key] = sib.setting
+        nested = _nested_setting(eff.setting, key) if eff.setting is not None else None
+        if nested is not None:
+            out.nested[key] = nested
+    chosen = out.nested if out.nested else out.siblings  # P5
+    out.loaded_field, out.loaded_query = chosen.get("loaded_at_field"), chosen.get("loaded_at_query")
+    return out
+
+
+def _slas(ctx: Ctx) -> Iterator[ModelSla]:
+    for node in ctx.index.models():
+        if node.package != ctx.index.name:
+            continue
+        m = model_sla(node)
+        if m is not None:
+            yield m
+
+
+class _Grouped:
+    """Findings for settings many models share (a dbt_project.yml folder): one per place, naming them."""
+
+    def __init__(self) -> None:
+        self._at: dict[tuple[str, str, tuple[int, int, int, int]], tuple[Loc, list[str], Any]] = {}
+
+    def add(self, code: str, loc: Loc, model: str, extra: Any = None) -> None:
+        got = self._at.setdefault((code, loc.path, tuple(loc.span)), (loc, [], extra))  # type: ignore[arg-type]
+        if model not in got[1]:
+            got[1].append(model)
+
+    def emit(self, make: Callable[[str, Loc, str, Any], Finding]) -> Iterator[Finding]:
+        for (code, _p, _s), (loc, models, extra) in self._at.items():
+            names = ", ".join(models[:3]) + (f" and {len(models) - 3} more" if len(models) > 3 else "")
+            yield make(code, loc, names, extra)
+
+
+def _anchor(fresh: Setting, node: Node) -> tuple[Setting, bool]:
+    """Where a freshness/materialization clash is reported: the more specific of the two settings.
+
+    Returns the setting and whether it is the freshness setting (then a fix can insert beside it).
+    """
+    mat = node.eff("materialized").setting
+    if mat is not None and _LAYER_RANK.get(mat.layer, 0) > _LAYER_RANK.get(fresh.layer, 0):
+        return mat, False
+    return fresh, True
+
+
+# ------------------------------------------------------------------------------- per written value
+
+
+def _set(n: Any) -> bool:
+    return n is not None and not (isinstance(n, YScalar) and n.value is None)
+
+
+def check_sla_value(s: Setting, engine: str) -> Iterator[Finding]:
+    """MV1, MV2 (nested), MV11, MV12 on one written model ``freshness`` value."""
+    v = s.value
+    if s.is_null or is_dynamic(v) or not isinstance(v, YMap):
+        return
+    sev = _v2_only(engine)
+    for key in SLA_RULE_KEYS:
+        tp = v.pair(key)
+        if tp is None or not isinstance(tp.value, YMap):
+            continue
+        t = tp.value
+        count, period = t.get("count"), t.get("period")
+        c_set, p_set = _set(count), _set(period)
+        if c_set != p_set and not is_dynamic(count) and not is_dynamic(period):
+            missing, given = ("period", "count") if c_set else ("count", "period")
+            yield finding(
+                "FL301",
+                _say(
+                    engine,
+                    f"`{key}` has a `{given}` but no `{missing}`: a parse warning, and `dbt freshness` stops with "
+                    "`count and period are required when freshness is provided` before checking anything. "
+                    f"Set both, e.g. {{count: 24, period: hour}}, or neither.",
+                    f"the model's `{key}` is dropped silently (only build_after is kept).",
+                ),
+                Loc(s.path, tp.key.span),
+                severity=sev,
+                data=(("fix", f"add_{missing}"), ("value", ",".join(str(x) for x in t.span))),
+            )
+        if isinstance(period, YScalar) and period.value is not None and not is_dynamic(period):
+            yield from _check_period(s, key, period, engine)
+        if isinstance(count, YScalar) and count.value is not None and not is_dynamic(count):
+            yield from _check_count(s, key, count)
+    pairs = [p for p in (v.pair(k) for k in LOADED_AT) if p is not None and _text_set(plain(p.value))]
+    if len(pairs) == 2:
+        first, second = sorted(pairs, key=lambda p: (p.key.span.line, p.key.span.col))
+        yield finding(
+            "FL302",
+            _say(
+                engine,
+                "`loaded_at_field` and `loaded_at_query` cannot be set at the same time on a model: the parse "
+                "aborts. Keep one.",
+                "both are ignored (a model's freshness keeps only build_after).",
+            ),
+            Loc(s.path, second.key.span),
+            [Related(Loc(s.path, first.key.span), "the other one")],
+            severity=sev,
+            data=(("fix", "drop_loaded_at"),),
+        )
+
+
+def _check_period(s: Setting, key: str, period: YScalar, engine: str) -> Iterator[Finding]:
+    pv = period.value
+    loc = Loc(s.path, period.span)
+    if pv == "second":
+        yield finding(
+            "FL308",
+            _say(
+                engine,
+                f"`period: second` in `{key}` is accepted but undocumented (the docs list minute, hour, day).",
+                "`second` is rejected.",
+            )
+            + " Prefer minute.",
+            loc,
+            severity=Severity.WARNING,
+        )
+    elif pv not in SLA_PERIODS:
+        low = str(pv).lower().rstrip("s")
+        hint = f" Write `{low}`." if low in SLA_PERIODS else " For a week write `count: 7, period: day`."
+        yield finding(
+            "FL308",
+            f"period `{pv}` is not valid in `{key}`: dbt v2 fails to parse (unknown variant). Use minute, hour or "
+            f"day.{hint if low in SLA_PERIODS or low == 'week' else ''}",
+            loc,
+        )
+
+
+def _check_count(s: Setting, key: str, count: YScalar) -> Iterator[Finding]:
+    cv = count.value
+    loc = Loc(s.path, count.span)
+    n: int | None = None
+    if isinstance(cv, int) and not isinstance(cv, bool):
+        n = cv
+    elif isinstance(cv, str) and cv.strip().lstrip("-").isdigit():
+        n = int(cv)  # v2 reads a numeric string as a number (G6)
+    if n is None:
+        yield finding(
+            "FL309",
+            f"count in `{key}` must be a whole number, not {cv!r}: dbt v2 fails to parse it.",
+            loc,
+            severity=Severity.ERROR,
+        )
+    elif n <= 0:
+        what = (
+            "0 means any age over zero seconds breaches it"
+            if n == 0
+            else "a negative count is always breached"
+        )
+        yield finding(
+            "FL309", f"count {n} in `{key}`: {what}, so every check reports it. Use a positive count.", loc
+        )
+
+
+def sla_values(ctx: Ctx) -> Iterator[Finding]:
+    """MV1, MV2, MV11, MV12 wherever a model freshness is written, once each."""
+    engine = engine_for(ctx.index)
+    for site in ctx.sites():
+        s = site.setting
+        if s.key == "freshness" and site.resource == "models" and site.where != "properties-top":
+            yield from check_sla_value(s, engine)
+
+
+def _model_config_blocks(ctx: Ctx, scoped: bool = True) -> Iterator[tuple[str, list[Setting]]]:
+    """The model config levels, each with its settings: a dbt_project.yml folder, a properties
+    ``config:`` (or a version's), one SQL/Python file's ``config()`` calls."""
+
+    def in_scope(path: str) -> bool:
+        return not scoped or ctx.in_scope(path)
+
+    pkg = ctx.index.root
+    pf = pkg.project
+    tree = pf.tree("models")
+    if tree is not None and in_scope(pf.path):
+        stack = [tree]
+        while stack:
+            m = stack.pop()
+            out = []
+            for p in m.items:
+                k = str(p.key.value)
+                if k.startswith("+"):
+                    out.append(Setting(k[1:], p.key, p.value, pf.path, "dbt_project.yml"))
+                elif isinstance(p.value, YMap):
+                    stack.append(p.value)
+            yield pf.path, out
+    for path, props in pkg.props.items():
+        if not in_scope(path):
+            continue
+        for entry in props.entries:
+            if entry.kind != "models":
+                continue
+            for cfg in [entry.config] + [v.get("config") for _v, _s, v in entry.versions]:
+                if isinstance(cfg, YMap):
+                    yield (
+                        path,
+                        [Setting(str(p.key.value), p.key, p.value, path, "properties") for p in cfg.items],
+                    )
+    for files in (pkg.sql, pkg.py):
+        for path, f in files.items():
+            if in_scope(path):
+                yield path, call_settings(f.configs, path)
+
+
+def sibling_pairs(ctx: Ctx) -> Iterator[Finding]:
+    """MV3 at one level (FL302): sibling ``loaded_at_field`` and ``loaded_at_query`` in one config block."""
+    engine = engine_for(ctx.index)
+    for _path, settings in _model_config_blocks(ctx):
+        got = {s.key: s for s in settings if s.key in LOADED_AT and _text_set(plain(s.value))}
+        if len(got) < 2:
+            continue
+        first, second = sorted(got.values(), key=lambda s: (s.key_node.span.line, s.key_node.span.col))
+        yield finding(
+            "FL302",
+            _say(
+                engine,
+                "`loaded_at_field` and `loaded_at_query` are both set here: the docs call this a parse error and "
+                "the engine silently uses `loaded_at_query`. Keep one.",
+                "model `loaded_at_*` are inert extra config keys.",
+            ),
+            second.loc,
+            [Related(first.loc, "the other one")],
+            severity=_v2_only(engine),
+            data=(("fix", "drop_loaded_at"),),
+        )
+
+
+# ------------------------------------------------------------------------------ per model (merged)
+
+
+def model_rules(ctx: Ctx) -> Iterator[Finding]:
+    """MV3 across levels, MV4, MV5, MV8, MV13 on each model's v2-effective freshness."""
+    engine = engine_for(ctx.index)
+    slas = list(_slas(ctx))
+    # sibling loaded_at_* places that some model with an SLA reads: never reported as inert (MV13)
+    used = {id(s.key_node) for m in slas if m.sla for s in m.siblings.values()}
+    block = {id(s.key_node): i for i, (_p, ss) in enumerate(_model_config_blocks(ctx, False)) for s in ss}
+    grouped = _Grouped()
+    for m in slas:
+        node = m.node
+        fresh = m.setting
+        if m.sla and fresh is not None:
+            mat = "table" if node.language == "python" else node.materialized
+            if mat == "ephemeral":
+                at, _is_fresh = _anchor(fresh, node)
+                grouped.add("FL304", at.loc, node.display, fresh)
+            elif mat in ("view", "external") and not (m.loaded_field or m.loaded_query):
+                at, is_fresh = _anchor(fresh, node)
+                grouped.add("FL305", at.loc, node.display, (mat, fresh, is_fresh))
+            fp = fresh.value.pair("filter") if isinstance(fresh.value, YMap) else None
+            if fp is not None and _text_set(plain(fp.value)) and m.method != "loaded_at_field":
+                grouped.add("FL306", Loc(fresh.path, fp.key.span), node.display, m.method)
+        if m.nested and m.siblings:
+            for key, sib in m.siblings.items():
+                grouped.add("FL303", sib.loc, node.display, ("nested", key, m.nested))
+        elif len(m.siblings) == 2:
+            f, q = m.siblings["loaded_at_field"], m.siblings["loaded_at_query"]
+            if block.get(id(f.key_node), -1) != block.get(id(q.key_node), -2):  # same block: FL302
+                grouped.add("FL303", f.loc, node.display, ("levels", "loaded_at_field", q))
+        if not m.sla:
+            for sib in m.siblings.values():
+                if id(sib.key_node) not in used:
+                    grouped.add("FL307", sib.loc, node.display, fresh)
+    yield from grouped.emit(lambda code, loc, names, extra: _make(code, loc, names, extra, engine))
+
+
+def _make(code: str, loc: Loc, names: str, extra: Any, engine: str) -> Finding:
+    sev = _v2_only(engine)
+    if code == "FL304":
+        return finding(
+            code,
+            _say(
+                engine,
+                f"ephemeral model(s) {names} get a freshness SLA (warn_after/error_after) here, and the parse "
+                "aborts (dbt1078): nothing is materialized to measure. Change the materialization or remove the "
+                "SLA (build_after alone is fine).",
+                "the SLA keys are dropped silently.",
+            ),
+            loc,
+            _related(extra, loc, "the freshness SLA in force"),
+            severity=sev,
+        )
+    if code == "FL305":
+        mat, fresh, is_fresh = extra
+        return finding(
+            code,
+            _say(
+                engine,
+                f"{mat} model(s) {names} have a freshness SLA but no `loaded_at_field`/`loaded_at_query`, and the "
+                f"parse aborts (dbt1078): a {mat}'s metadata says when its definition changed, not how recent its "
+                "data is. Set `loaded_at_field` (a timestamp column) or `loaded_at_query` beside `freshness`.",
+                "the SLA keys are dropped silently.",
+            ),
+            loc,
+            _related(fresh, loc, "the freshness SLA in force"),
+            severity=sev,
+            data=(("fix", "add_loaded_at_field"),) if is_fresh else (),
+        )
+    if code == "FL306":
+        why = (
+            "`loaded_at_query` is used instead (it wins, F3)"
+            if extra == "loaded_at_query"
+            else "freshness comes from warehouse metadata (no `loaded_at_field`)"
+        )
+        return finding(
+            code,
+            f"`filter` only narrows the `max(loaded_at_field)` query; for {names} {why}, so dbt v2 ignores it "
+            "without a warning. Set `loaded_at_field` or remove `filter`.",
+            loc,
+            severity=sev,
+        )
+    if code == "FL303":
+        kind, key, other = extra
+        if kind == "nested":
+            nested = " and ".join(f"`{k}`" for k in other)
+            wins = next(iter(other.values()))
+            return finding(
+                code,
+                f"dbt v2 ignores this sibling `{key}` for {names}: the nested {nested} under `freshness:` wins. "
+                "Keep one of the two places (the docs show the sibling form).",
+                loc,
+                [Related(wins.loc, "the nested value in force")],
+            )
+        return finding(
+            code,
+            f"{names} get `loaded_at_field` here and `loaded_at_query` from another level: dbt v2 keeps both "
+            "and uses `loaded_at_query` (on models a closer level does not clear the other, unlike sources).",
+            loc,
+            [Related(other.loc, "the loaded_at_query in force")],
+        )
+    why = "no warn_after/error_after in their freshness" if extra is not None else "no freshness SLA"
+    return finding(
+        code,
+        f"this `loaded_at_*` does nothing for {names} ({why}): dbt v2 reads a model's `loaded_at_*` only to check "
+        "an SLA, it never decides build or reuse, and dbt Core 1.x never reads it. Add warn_after/error_after "
+        "under `freshness` or remove it.",
+        loc,
+    )
+
+
+def _related(s: Any, loc: Loc, what: str) -> list[Related]:
+    if isinstance(s, Setting) and s.loc != loc:
+        return [Related(s.loc, what)]
+    return []

@@ -1,0 +1,86 @@
+"""dbt v2 model freshness rules (spec/dbt-v2-freshness.md): which engine a project is judged for (MV14),
+and what the messages and severities then say. The per-code cases are in tests/fixtures/rules/FL30x.yml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from freshlens.model import Severity
+from freshlens.rules.v2_freshness import BOTH, CORE, V2, engine_for
+from freshlens.workspace import Workspace
+
+MODEL_YML = """version: 2
+models:
+  - name: m
+    config:
+      materialized: ephemeral
+      freshness:
+        warn_after: {count: 24, period: hour}
+"""
+
+
+def load(tmp_path: Path, require: str | None) -> Workspace:
+    head = "name: p\nversion: '1.0'\nprofile: p\n"
+    if require is not None:
+        head += f"require-dbt-version: {require}\n"
+    (tmp_path / "models").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "dbt_project.yml").write_text(head)
+    (tmp_path / "models" / "m.sql").write_text("select 1 as id\n")
+    (tmp_path / "models" / "s.yml").write_text(MODEL_YML)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    return ws
+
+
+@pytest.mark.parametrize(
+    ("require", "engine"),
+    [
+        (None, BOTH),
+        ('">=1.10.0"', BOTH),
+        ('[">=1.10.0", "<2.0.0"]', CORE),
+        ('">=1.8,<2"', CORE),
+        ('"<=1.11.2"', CORE),
+        ('"1.11.4"', CORE),
+        ('"~=1.10"', CORE),
+        ('"<2.0.1"', BOTH),
+        ('">=2.0.0"', V2),
+        ('[">=2.0.0", "<3.0.0"]', V2),
+        ('"2.0.6"', V2),
+        ("\"{{ env_var('V') }}\"", BOTH),
+        ("[1, 2]", BOTH),
+        ('"latest"', BOTH),
+    ],
+)
+def test_mv14_engine_from_require_dbt_version(tmp_path: Path, require: str | None, engine: str) -> None:
+    ws = load(tmp_path, require)
+    idx = next(iter(ws.projects.values())).index
+    assert engine_for(idx) == engine
+
+
+def _fl304(ws: Workspace) -> tuple[Severity, str]:
+    f = next(f for f in ws.all_findings() if f.code == "FL304")
+    return f.severity, f.message
+
+
+def test_mv14_messages_and_severities_per_engine(tmp_path: Path) -> None:
+    sev, msg = _fl304(load(tmp_path / "both", None))
+    assert sev is Severity.ERROR
+    assert msg.startswith("dbt v2: ephemeral model(s) m get a freshness SLA") and "dbt Core 1.x:" in msg
+
+    sev, msg = _fl304(load(tmp_path / "v2", '">=2.0.0"'))
+    assert sev is Severity.ERROR and "dbt Core" not in msg
+
+    # on dbt Core the SLA is dropped silently: the v2 parse error is only what the upgrade will bring
+    sev, msg = _fl304(load(tmp_path / "core", '"<2.0.0"'))
+    assert sev is Severity.INFORMATION
+    assert msg.startswith("dbt Core 1.x: the SLA keys are dropped silently. On the upgrade to dbt v2:")
+
+
+def test_fl106_says_which_engine_drops_a_sla_key(tmp_path: Path) -> None:
+    both = [f.message for f in load(tmp_path / "both", None).all_findings() if f.code == "FL106"]
+    assert len(both) == 1 and "dbt Core 1.x drops `warn_after`" in both[0] and "dbt v2 reads" in both[0]
+    core = [f.message for f in load(tmp_path / "core", '"<2"').all_findings() if f.code == "FL106"]
+    assert len(core) == 1 and "dbt v2" not in core[0]
+    assert not [f for f in load(tmp_path / "v2", '">=2"').all_findings() if f.code == "FL106"]
