@@ -84,3 +84,24 @@ def test_fl106_says_which_engine_drops_a_sla_key(tmp_path: Path) -> None:
     core = [f.message for f in load(tmp_path / "core", '"<2"').all_findings() if f.code == "FL106"]
     assert len(core) == 1 and "dbt v2" not in core[0]
     assert not [f for f in load(tmp_path / "v2", '">=2"').all_findings() if f.code == "FL106"]
+
+
+def test_g1_completion_offers_model_sla_keys_on_a_dbt_v2_project_only(tmp_path: Path) -> None:
+    from freshlens.completion import complete
+
+    def labels(ws: Workspace, rel: str, text: str) -> list[str]:
+        idx = next(iter(ws.projects.values())).index
+        assert idx is not None
+        path = str(Path(idx.dir) / rel)
+        lines = text.split("\n")
+        return [i.label for i in complete(idx, path, text, len(lines) - 1, len(lines[-1])).items]
+
+    yml = "version: 2\nmodels:\n  - name: m\n    config:\n      freshness:\n        "
+    sql = "{{ config(freshness={'"
+    v2 = load(tmp_path / "v2", '">=2.0.0"')
+    assert labels(v2, "models/s.yml", yml)[:4] == ["build_after", "error_after", "filter", "warn_after"]
+    assert "warn_after" in labels(v2, "models/m.sql", sql)
+    assert labels(v2, "models/s.yml", yml + "warn_after:\n          ") == ["count", "period"]
+    both = load(tmp_path / "both", None)
+    assert labels(both, "models/s.yml", yml) == ["build_after"]
+    assert labels(both, "models/m.sql", sql) == ["build_after"]
