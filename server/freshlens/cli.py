@@ -12,6 +12,7 @@ from typing import NoReturn
 from freshlens import __version__
 from freshlens.model import Finding, Severity
 from freshlens.rules.codes import docs_url
+from freshlens.rules.v2_freshness import ENGINES
 from freshlens.targets import (
     TargetError,
     check_targets,
@@ -40,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="report config problems (exit 1 on errors)")
     c.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
     c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="the dbt engine to judge model freshness SLAs for (default auto: from require-dbt-version)",
+    )
     ls = sub.add_parser("ls", help="list nodes and sources as dbt's manifest.json would")
     ls.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
     ls.add_argument("--format", choices=("text", "json"), default="text")
@@ -90,7 +97,7 @@ def _project_of(path: str) -> str:
     return project_dir_of(path) or os.path.dirname(os.path.abspath(path))
 
 
-def check(paths: list[str], fmt: str) -> int:
+def check(paths: list[str], fmt: str, engine: str = "auto") -> int:
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         print(f"freshlens: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -101,6 +108,7 @@ def check(paths: list[str], fmt: str) -> int:
         print(f"freshlens: error: {exc}", file=sys.stderr)
         return 2
     ws = Workspace(targets.folders)
+    ws.engine = engine
     ws.load()
     if not ws.projects:
         print(f"freshlens: error: no dbt_project.yml found under {', '.join(paths)}", file=sys.stderr)
@@ -257,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "check":
-        return check(args.paths, args.format)
+        return check(args.paths, args.format, args.engine)
     if args.cmd == "ls":
         from freshlens.listing import ls_cmd
 

@@ -2,6 +2,7 @@
 // Pure: the wrapper passes a getter over `workspace.getConfiguration('freshlens')`.
 
 export type Regime = 'auto' | 'sao' | 'dbt-state';
+export type Engine = 'auto' | 'core' | 'v2' | 'both';
 export type Trace = 'off' | 'messages' | 'verbose';
 export type OverrideSeverity = 'error' | 'warning' | 'information' | 'hint' | 'off';
 
@@ -15,6 +16,7 @@ export interface ServerSettings {
   lenses: boolean;
   inlayHints: boolean;
   severityOverrides: Record<string, OverrideSeverity>;
+  engine: Engine;
   trace: Trace;
 }
 
@@ -27,6 +29,7 @@ export const DEFAULTS: Readonly<ServerSettings> = Object.freeze({
   lenses: true,
   inlayHints: false,
   severityOverrides: {},
+  engine: 'auto',
   trace: 'off',
 });
 
@@ -34,6 +37,7 @@ export const DEFAULTS: Readonly<ServerSettings> = Object.freeze({
 export type SettingGetter = (key: string) => unknown;
 
 const REGIMES: readonly string[] = ['auto', 'sao', 'dbt-state'];
+const ENGINES: readonly string[] = ['auto', 'core', 'v2', 'both'];
 const TRACES: readonly string[] = ['off', 'messages', 'verbose'];
 const SEVERITIES: readonly string[] = ['error', 'warning', 'information', 'hint', 'off'];
 /** Aliases users type from other tools' settings. */
@@ -81,6 +85,7 @@ export function toServerSettings(get: SettingGetter): ServerSettings {
     lenses: bool(get('lenses'), DEFAULTS.lenses),
     inlayHints: bool(get('inlayHints'), DEFAULTS.inlayHints),
     severityOverrides: normalizeOverrides(get('severityOverrides')),
+    engine: oneOf<Engine>(get('engine'), ENGINES, DEFAULTS.engine),
     trace: oneOf<Trace>(get('trace.server'), TRACES, DEFAULTS.trace),
   };
 }

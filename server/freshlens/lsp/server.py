@@ -13,6 +13,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from freshlens import __version__
 from freshlens.lsp.convert import to_diagnostic
+from freshlens.rules.v2_freshness import ENGINES
 from freshlens.workspace import Workspace
 
 log = logging.getLogger("freshlens.lsp")
@@ -78,6 +79,11 @@ def apply_settings(ls: FreshlensServer, settings: Any) -> None:
         ls.ws.severity_overrides = (
             {str(k): str(v).lower() for k, v in overrides.items()} if isinstance(overrides, dict) else {}
         )
+        engine = str(ls.settings.get("engine") or "auto").lower()
+        if engine not in ENGINES:
+            log.warning("setting engine=%r is not one of %s: using auto", engine, ", ".join(ENGINES))
+            engine = "auto"
+        ls.ws.engine = engine
 
 
 def _apply_trace(level: str) -> None:

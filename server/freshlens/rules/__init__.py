@@ -43,14 +43,20 @@ RULES: tuple[Rule, ...] = (
 
 
 def run_rules(
-    index: ProjectIndex, problems: list[ParseProblem], scope: frozenset[str] | None = None
+    index: ProjectIndex,
+    problems: list[ParseProblem],
+    scope: frozenset[str] | None = None,
+    engine: str = "auto",
 ) -> list[Finding]:
-    """All findings of a project, or only those in the files of ``scope`` (re-checking an edit)."""
+    """All findings of a project, or only those in the files of ``scope`` (re-checking an edit).
+
+    ``engine`` (``auto``, ``core``, ``v2``, ``both``) overrides what ``require-dbt-version`` says about
+    the dbt engine the project runs on (spec dbt-v2-freshness.md MV14)."""
     if scope is not None:
         view: Any = ScopedIndex(index, scope)
-        ctx = Ctx(view, [p for p in problems if p.loc.path in scope], scope)
+        ctx = Ctx(view, [p for p in problems if p.loc.path in scope], scope, engine)
     else:
-        ctx = Ctx(index, problems)
+        ctx = Ctx(index, problems, engine=engine)
     out: list[Finding] = []
     for rule in RULES:
         try:

@@ -9,7 +9,7 @@ from freshlens.index import Setting, is_dynamic, plain
 from freshlens.model import Dynamic, Finding, Loc, Related, Severity
 from freshlens.project.yamlpos import YMap, YScalar
 from freshlens.rules.base import Ctx, did_you_mean, finding, where
-from freshlens.rules.v2_freshness import BOTH, SLA_KEYS, V2, engine_for
+from freshlens.rules.v2_freshness import BOTH, SLA_KEYS, V2, engine_of
 
 PERIODS = ("minute", "hour", "day")
 BUILD_AFTER_KEYS = {"count", "period", "updates_on"}
@@ -22,7 +22,7 @@ def _jinja_in_sql_string(s: Setting, node: YScalar) -> bool:
 def check_model_freshness(s: Setting, engine: str = BOTH) -> Iterator[Finding]:
     """V1–V6 on one written ``freshness`` value (any level).
 
-    ``engine`` (``v2_freshness.engine_for``) decides what FL106 says about the keys dbt v2 reads as a
+    ``engine`` (``v2_freshness.engine_of``) decides what FL106 says about the keys dbt v2 reads as a
     model SLA and dbt Core 1.x drops (spec dbt-v2-freshness.md C2): nothing on a dbt v2 project.
     """
     v = s.value
@@ -239,7 +239,7 @@ def project_tree_keys(ctx: Ctx) -> Iterator[Finding]:
 
 def freshness_values(ctx: Ctx) -> Iterator[Finding]:
     """V1–V6 on every place a model freshness is written, once each."""
-    engine = engine_for(ctx.index)
+    engine = engine_of(ctx)
     for site in ctx.sites():
         s = site.setting
         if s.key != "freshness" or site.resource != "models" or site.where == "properties-top":

@@ -2,9 +2,10 @@
 
 dbt v2 reads ``warn_after``/``error_after`` (+ ``filter``, ``loaded_at_*``) under a model's
 ``freshness`` and checks them with ``dbt freshness``; dbt Core 1.x drops them silently (§6). Which
-engine a project runs on is read from ``require-dbt-version`` in ``dbt_project.yml``: a range that
-stays below 2 means dbt Core, one from 2 up means dbt v2, anything else (or nothing) means both, and
-the messages then say what each engine does. On a dbt Core project the v2-only errors are reported
+engine a project runs on is the user's choice (the ``engine`` setting, ``check --engine``), else read
+from ``require-dbt-version`` in ``dbt_project.yml``: a range that stays below 2 means dbt Core, one
+from 2 up means dbt v2, anything else (or nothing) means both, and the messages then say what each
+engine does. On a dbt Core project the v2-only errors are reported
 as information: they become parse errors on the upgrade to v2 (MV14).
 
 The effective values follow v2's merge, not dbt Core's (``index.resolve_freshness``): the most
@@ -70,6 +71,14 @@ def engine_for(index: ProjectIndex) -> str:
     if low >= 2:
         return V2
     return BOTH
+
+
+ENGINES = ("auto", CORE, V2, BOTH)
+
+
+def engine_of(ctx: Ctx) -> str:
+    """The engine the rules judge for: the user's choice (setting / ``--engine``), else ``engine_for``."""
+    return ctx.engine if ctx.engine in (CORE, V2, BOTH) else engine_for(ctx.index)
 
 
 def _say(engine: str, v2: str, core: str) -> str:
@@ -224,9 +233,9 @@ def check_sla_value(s: Setting, engine: str) -> Iterator[Finding]:
                 data=(("fix", f"add_{missing}"), ("value", ",".join(str(x) for x in t.span))),
             )
         if isinstance(period, YScalar) and period.value is not None and not is_dynamic(period):
-            yield from _check_period(s, key, period, engine)
+            yield from _check_period(s, key, period, engine, sev)
         if isinstance(count, YScalar) and count.value is not None and not is_dynamic(count):
-            yield from _check_count(s, key, count)
+            yield from _check_count(s, key, count, sev)
     pairs = [p for p in (v.pair(k) for k in LOADED_AT) if p is not None and _text_set(plain(p.value))]
     if len(pairs) == 2:
         first, second = sorted(pairs, key=lambda p: (p.key.span.line, p.key.span.col))
@@ -245,7 +254,9 @@ def check_sla_value(s: Setting, engine: str) -> Iterator[Finding]:
         )
 
 
-def _check_period(s: Setting, key: str, period: YScalar, engine: str) -> Iterator[Finding]:
+def _check_period(
+    s: Setting, key: str, period: YScalar, engine: str, sev: Severity | None
+) -> Iterator[Finding]:
     pv = period.value
     loc = Loc(s.path, period.span)
     if pv == "second":
@@ -258,7 +269,7 @@ def _check_period(s: Setting, key: str, period: YScalar, engine: str) -> Iterato
             )
             + " Prefer minute.",
             loc,
-            severity=Severity.WARNING,
+            severity=sev or Severity.WARNING,
         )
     elif pv not in SLA_PERIODS:
         low = str(pv).lower().rstrip("s")
@@ -268,10 +279,11 @@ def _check_period(s: Setting, key: str, period: YScalar, engine: str) -> Iterato
             f"period `{pv}` is not valid in `{key}`: dbt v2 fails to parse (unknown variant). Use minute, hour or "
             f"day.{hint if low in SLA_PERIODS or low == 'week' else ''}",
             loc,
+            severity=sev,
         )
 
 
-def _check_count(s: Setting, key: str, count: YScalar) -> Iterator[Finding]:
+def _check_count(s: Setting, key: str, count: YScalar, sev: Severity | None) -> Iterator[Finding]:
     cv = count.value
     loc = Loc(s.path, count.span)
     n: int | None = None
@@ -284,7 +296,7 @@ def _check_count(s: Setting, key: str, count: YScalar) -> Iterator[Finding]:
             "FL309",
             f"count in `{key}` must be a whole number, not {cv!r}: dbt v2 fails to parse it.",
             loc,
-            severity=Severity.ERROR,
+            severity=sev or Severity.ERROR,
         )
     elif n <= 0:
         what = (
@@ -293,13 +305,16 @@ def _check_count(s: Setting, key: str, count: YScalar) -> Iterator[Finding]:
             else "a negative count is always breached"
         )
         yield finding(
-            "FL309", f"count {n} in `{key}`: {what}, so every check reports it. Use a positive count.", loc
+            "FL309",
+            f"count {n} in `{key}`: {what}, so every check reports it. Use a positive count.",
+            loc,
+            severity=sev,
         )
 
 
 def sla_values(ctx: Ctx) -> Iterator[Finding]:
     """MV1, MV2, MV11, MV12 wherever a model freshness is written, once each."""
-    engine = engine_for(ctx.index)
+    engine = engine_of(ctx)
     for site in ctx.sites():
         s = site.setting
         if s.key == "freshness" and site.resource == "models" and site.where != "properties-top":
@@ -348,7 +363,7 @@ def _model_config_blocks(ctx: Ctx, scoped: bool = True) -> Iterator[tuple[str, l
 
 def sibling_pairs(ctx: Ctx) -> Iterator[Finding]:
     """MV3 at one level (FL302): sibling ``loaded_at_field`` and ``loaded_at_query`` in one config block."""
-    engine = engine_for(ctx.index)
+    engine = engine_of(ctx)
     for _path, settings in _model_config_blocks(ctx):
         got = {s.key: s for s in settings if s.key in LOADED_AT and _text_set(plain(s.value))}
         if len(got) < 2:
@@ -374,7 +389,7 @@ def sibling_pairs(ctx: Ctx) -> Iterator[Finding]:
 
 def model_rules(ctx: Ctx) -> Iterator[Finding]:
     """MV3 across levels, MV4, MV5, MV8, MV13 on each model's v2-effective freshness."""
-    engine = engine_for(ctx.index)
+    engine = engine_of(ctx)
     slas = list(_slas(ctx))
     # sibling loaded_at_* places that some model with an SLA reads: never reported as inert (MV13)
     used = {id(s.key_node) for m in slas if m.sla for s in m.siblings.values()}

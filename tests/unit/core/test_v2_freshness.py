@@ -105,3 +105,45 @@ def test_g1_completion_offers_model_sla_keys_on_a_dbt_v2_project_only(tmp_path: 
     both = load(tmp_path / "both", None)
     assert labels(both, "models/s.yml", yml) == ["build_after"]
     assert labels(both, "models/m.sql", sql) == ["build_after"]
+
+
+def test_mv14_the_engine_setting_overrides_require_dbt_version(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir(parents=True)
+    (tmp_path / "dbt_project.yml").write_text(
+        "name: p\nversion: '1.0'\nprofile: p\nrequire-dbt-version: '<2'\n"
+    )
+    (tmp_path / "models" / "m.sql").write_text("select 1 as id\n")
+    (tmp_path / "models" / "s.yml").write_text(
+        MODEL_YML.replace("warn_after: {count: 24, period: hour}", "warn_after: {count: 2, period: weeks}")
+    )
+    got = {}
+    for engine in ("auto", "v2", "both"):
+        ws = Workspace([str(tmp_path)])
+        ws.engine = engine
+        ws.load()
+        got[engine] = {(f.code, f.severity) for f in ws.all_findings()}
+    # auto: require-dbt-version says dbt Core, where the whole SLA is dropped before it is validated
+    assert got["auto"] == {
+        ("FL106", Severity.WARNING),
+        ("FL304", Severity.INFORMATION),
+        ("FL308", Severity.INFORMATION),
+    }
+    assert got["v2"] == {("FL304", Severity.ERROR), ("FL308", Severity.ERROR)}
+    assert got["both"] == {("FL106", Severity.WARNING), ("FL304", Severity.ERROR), ("FL308", Severity.ERROR)}
+
+
+def test_check_engine_option(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    load(tmp_path, None)
+    r = subprocess.run(
+        [sys.executable, "-m", "freshlens", "check", "--engine", "v2", "--format", "json", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    codes = sorted(d["code"] for d in json.loads(r.stdout)["diagnostics"])
+    assert codes == ["FL304"] and r.returncode == 1, r.stderr
