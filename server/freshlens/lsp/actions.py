@@ -57,6 +57,8 @@ def quick_fix(
         return Fix(f"Remove {key} (keep the other one)", (Edit(Span(span.line, 0, span.line + 1, 0), ""),))
     if fix == "move_into_config":
         return _move_into_config(span, lines)
+    if fix == "empty_freshness":
+        return Fix("Replace null with {} (no freshness at all here)", (Edit(span, "{}"),))
     if fix == "add_loaded_at_field":
         return _add_loaded_at_field(span, lines, is_sql)
     if not fix:

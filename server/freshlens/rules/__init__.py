@@ -35,6 +35,7 @@ RULES: tuple[Rule, ...] = (
     v2_freshness.sla_values,
     v2_freshness.sibling_pairs,
     v2_freshness.model_rules,
+    v2_freshness.replace_rules,
     state_block.state_values,
     state_block.state_node_rules,
     state_block.profile_keys,

@@ -23,7 +23,7 @@ from typing import Any
 from freshlens.index import Node, ProjectIndex, Setting, call_settings, is_dynamic, plain, resolve_whole
 from freshlens.model import Dynamic, Finding, Loc, Related, Severity
 from freshlens.project.yamlpos import YMap, YScalar
-from freshlens.rules.base import Ctx, finding
+from freshlens.rules.base import Ctx, finding, where
 
 SLA_RULE_KEYS = ("warn_after", "error_after")
 # Keys a v2 model ``freshness`` holds besides build_after (G1).
@@ -423,6 +423,39 @@ def model_rules(ctx: Ctx) -> Iterator[Finding]:
     yield from grouped.emit(lambda code, loc, names, extra: _make(code, loc, names, extra, engine))
 
 
+def replace_rules(ctx: Ctx) -> Iterator[Finding]:
+    """MV9 (FL310) a null that does not opt out, MV10 (FL311) keys lost to a whole-block replace (P2, P4)."""
+    engine = engine_of(ctx)
+    if engine == CORE:
+        return  # dbt Core drops the SLA keys before any merge: nothing here changes what it runs
+    grouped = _Grouped()
+    for m in _slas(ctx):
+        fresh = m.setting
+        if fresh is None:
+            continue
+        written = m.node.settings.get("freshness", [])
+        later = written[written.index(fresh) + 1 :] if fresh in written else []
+        if m.sla:
+            for s in later:
+                if s.is_null:
+                    grouped.add("FL310", s.value_loc, m.node.display, fresh)
+        eff = resolve_whole(m.node, "freshness")
+        if not eff.replaced or not m.value:
+            continue  # nothing inherited, or `{}`: a deliberate opt-out
+        before = eff.replaced[-1]
+        old = plain(before.value)
+        if not isinstance(old, dict):
+            continue
+        lost = tuple(
+            k
+            for k in ("build_after", *SLA_RULE_KEYS, "filter", *LOADED_AT)
+            if k not in m.value and (_rule_set(old.get(k)) or _text_set(old.get(k)))
+        )
+        if lost:
+            grouped.add("FL311", fresh.loc, m.node.display, (before, lost, "build_after" in m.value))
+    yield from grouped.emit(lambda code, loc, names, extra: _make(code, loc, names, extra, engine))
+
+
 def _make(code: str, loc: Loc, names: str, extra: Any, engine: str) -> Finding:
     sev = _v2_only(engine)
     if code == "FL304":
@@ -486,6 +519,35 @@ def _make(code: str, loc: Loc, names: str, extra: Any, engine: str) -> Finding:
             "and uses `loaded_at_query` (on models a closer level does not clear the other, unlike sources).",
             loc,
             [Related(other.loc, "the loaded_at_query in force")],
+        )
+    if code == "FL310":
+        return finding(
+            code,
+            f"`freshness: null` does not opt {names} out of the SLA inherited from {where(extra)}: in dbt v2 null "
+            "means unset, so the inherited block stays. To turn freshness off here, write `freshness: {}`.",
+            loc,
+            [Related(extra.loc, "the freshness that stays in force")],
+            data=(("fix", "empty_freshness"),),
+        )
+    if code == "FL311":
+        before, lost, has_build_after = extra
+        keys = ", ".join(f"`{k}`" for k in lost)
+        core = (
+            "only build_after is read, and the SLA keys are dropped."
+            if has_build_after
+            else "a model freshness without build_after is dropped, so the inherited one stays in force."
+        )
+        return finding(
+            code,
+            _say(
+                engine,
+                f"this `freshness` replaces the one from {where(before)} whole for {names}: {keys} set there "
+                f"{'no longer applies' if len(lost) == 1 else 'no longer apply'} (blocks are never merged key by "
+                "key). Repeat what you want to keep here.",
+                core,
+            ),
+            loc,
+            [Related(before.loc, "the replaced freshness")],
         )
     why = "no warn_after/error_after in their freshness" if extra is not None else "no freshness SLA"
     return finding(

@@ -190,6 +190,23 @@ def run(tmp_path: Path, files: dict[str, str], target: str, code: str) -> tuple[
             "models/m.sql",
             "FL305",
         ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\nmodels:\n  p:\n    +materialized: table\n    +freshness:\n      warn_after: {count: 1, period: day}\n",
+                "models/m.sql": "{{ config(freshness=none) }}\nselect 1",
+            },
+            "models/m.sql",
+            "FL310",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\nmodels:\n  p:\n    +materialized: table\n    +freshness:\n      warn_after: {count: 1, period: day}\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      freshness: null\n",
+            },
+            "models/s.yml",
+            "FL310",
+        ),
     ],
 )
 def test_fix_removes_the_finding(tmp_path: Path, files: dict[str, str], target: str, code: str) -> None:
