@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from freshlens.index import Node, ProjectIndex, Setting, call_settings, is_dynamic, plain, resolve_whole
-from freshlens.model import Dynamic, Finding, Loc, Related, Severity
+from freshlens.model import Dynamic, Finding, Loc, Related, Severity, Span
 from freshlens.project.yamlpos import YMap, YScalar
 from freshlens.rules.base import Ctx, finding, where
 
@@ -184,6 +184,24 @@ class _Grouped:
         for (code, _p, _s), (loc, models, extra) in self._at.items():
             names = ", ".join(models[:3]) + (f" and {len(models) - 3} more" if len(models) > 3 else "")
             yield make(code, loc, names, extra)
+
+
+def _in_project(s: Setting) -> bool:
+    return s.layer == "dbt_project.yml"
+
+
+def _model_loc(node: Node) -> Loc:
+    """The model itself: its properties entry's name, else the start of its file (where lenses sit)."""
+    if node.props is not None and node.props_path is not None:
+        return Loc(node.props_path, node.props.name_span)
+    return Loc(node.path or "", Span(0, 0, 0, 0))
+
+
+def _own(s: Setting, node: Node) -> Loc:
+    """Where a finding about one model goes: the setting when it is in the model's own files, the model
+    when it is in dbt_project.yml. A folder setting's findings depend on each model's own files, and
+    an edit re-checks only those files (docs/internals.md, incremental re-checking)."""
+    return _model_loc(node) if _in_project(s) else s.loc
 
 
 def _anchor(fresh: Setting, node: Node) -> tuple[Setting, bool]:
@@ -402,23 +420,27 @@ def model_rules(ctx: Ctx) -> Iterator[Finding]:
             mat = "table" if node.language == "python" else node.materialized
             if mat == "ephemeral":
                 at, _is_fresh = _anchor(fresh, node)
-                grouped.add("FL304", at.loc, node.display, fresh)
+                grouped.add("FL304", _own(at, node), node.display, fresh)
             elif mat in ("view", "external") and not (m.loaded_field or m.loaded_query):
                 at, is_fresh = _anchor(fresh, node)
-                grouped.add("FL305", at.loc, node.display, (mat, fresh, is_fresh))
+                fixable = is_fresh and not _in_project(at)
+                grouped.add("FL305", _own(at, node), node.display, (mat, fresh, fixable))
             fp = fresh.value.pair("filter") if isinstance(fresh.value, YMap) else None
             if fp is not None and _text_set(plain(fp.value)) and m.method != "loaded_at_field":
-                grouped.add("FL306", Loc(fresh.path, fp.key.span), node.display, m.method)
+                loc = _model_loc(node) if _in_project(fresh) else Loc(fresh.path, fp.key.span)
+                grouped.add("FL306", loc, node.display, m.method)
         if m.nested and m.siblings:
             for key, sib in m.siblings.items():
-                grouped.add("FL303", sib.loc, node.display, ("nested", key, m.nested))
+                grouped.add("FL303", _own(sib, node), node.display, ("nested", key, m.nested))
         elif len(m.siblings) == 2:
             f, q = m.siblings["loaded_at_field"], m.siblings["loaded_at_query"]
             if block.get(id(f.key_node), -1) != block.get(id(q.key_node), -2):  # same block: FL302
-                grouped.add("FL303", f.loc, node.display, ("levels", "loaded_at_field", q))
+                at = q if _in_project(f) and not _in_project(q) else f
+                grouped.add("FL303", _own(at, node), node.display, ("levels", at.key, q if at is f else f))
         if not m.sla:
             for sib in m.siblings.values():
-                if id(sib.key_node) not in used:
+                # a folder's loaded_at_* may serve other models: reported only where one model sets it
+                if id(sib.key_node) not in used and not _in_project(sib):
                     grouped.add("FL307", sib.loc, node.display, fresh)
     yield from grouped.emit(lambda code, loc, names, extra: _make(code, loc, names, extra, engine))
 
@@ -437,10 +459,10 @@ def replace_rules(ctx: Ctx) -> Iterator[Finding]:
         later = written[written.index(fresh) + 1 :] if fresh in written else []
         if m.sla:
             for s in later:
-                if s.is_null:
+                if s.is_null and not _in_project(s):  # a folder's null: spec P4 is inferred there
                     grouped.add("FL310", s.value_loc, m.node.display, fresh)
         eff = resolve_whole(m.node, "freshness")
-        if not eff.replaced or not m.value:
+        if not eff.replaced or not m.value or _in_project(fresh):
             continue  # nothing inherited, or `{}`: a deliberate opt-out
         before = eff.replaced[-1]
         old = plain(before.value)
@@ -513,12 +535,13 @@ def _make(code: str, loc: Loc, names: str, extra: Any, engine: str) -> Finding:
                 loc,
                 [Related(wins.loc, "the nested value in force")],
             )
+        peer = "loaded_at_query" if key == "loaded_at_field" else "loaded_at_field"
         return finding(
             code,
-            f"{names} get `loaded_at_field` here and `loaded_at_query` from another level: dbt v2 keeps both "
-            "and uses `loaded_at_query` (on models a closer level does not clear the other, unlike sources).",
+            f"{names} get `{key}` and `{peer}` from different levels: dbt v2 keeps both and uses "
+            "`loaded_at_query` (on models a closer level does not clear the other, unlike sources). Keep one.",
             loc,
-            [Related(other.loc, "the loaded_at_query in force")],
+            [Related(other.loc, f"the {peer}")],
         )
     if code == "FL310":
         return finding(

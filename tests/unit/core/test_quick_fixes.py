@@ -176,14 +176,6 @@ def run(tmp_path: Path, files: dict[str, str], target: str, code: str) -> tuple[
         ),
         (
             {
-                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\nmodels:\n  p:\n    +freshness:\n      warn_after: {count: 1, period: day}\n",
-                "models/m.sql": "select 1",
-            },
-            "dbt_project.yml",
-            "FL305",
-        ),
-        (
-            {
                 "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
                 "models/m.sql": "{{ config(freshness={'error_after': {'count': 2, 'period': 'day'}}) }}\nselect 1",
             },

@@ -147,3 +147,40 @@ def test_check_engine_option(tmp_path: Path) -> None:
     )
     codes = sorted(d["code"] for d in json.loads(r.stdout)["diagnostics"])
     assert codes == ["FL304"] and r.returncode == 1, r.stderr
+
+
+def test_incremental_edits_match_a_full_reload(tmp_path: Path) -> None:
+    """Findings anchored at a shared dbt_project.yml setting follow edits of a model's own files."""
+    files = {
+        "dbt_project.yml": (
+            "name: p\nversion: '1.0'\nprofile: p\nmodels:\n  p:\n    +loaded_at_field: updated_at\n"
+            "    +freshness:\n      warn_after: {count: 24, period: hour}\n"
+        ),
+        "models/a.sql": "select 1 as id\n",
+        "models/b.sql": "{{ config(materialized='ephemeral') }}\nselect 1 as id\n",
+        "models/s.yml": "version: 2\nmodels:\n  - name: a\n    config:\n      materialized: table\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    edits = [
+        ("models/b.sql", "{{ config(loaded_at_field='') }}\nselect 1 as id\n"),  # a view without loaded_at
+        (
+            "models/a.sql",
+            "{{ config(freshness={'build_after': {'count': 1, 'period': 'hour'}}) }}\nselect 1\n",
+        ),
+        ("models/b.sql", "{{ config(materialized='table', freshness=none) }}\nselect 1 as id\n"),
+        ("models/s.yml", "version: 2\nmodels:\n  - name: a\n    config:\n      freshness: {}\n"),
+        ("models/a.sql", "{{ config(materialized='ephemeral') }}\nselect 1\n"),
+    ]
+    for rel, text in edits:
+        ws.update_file(str(tmp_path / rel), text)
+        fresh = Workspace([str(tmp_path)], overlay=dict(ws.overlay))
+        fresh.load()
+        got = {p: sorted((f.code, f.loc.span, f.message) for f in v) for p, v in ws.findings().items() if v}
+        want = {
+            p: sorted((f.code, f.loc.span, f.message) for f in v) for p, v in fresh.findings().items() if v
+        }
+        assert got == want, rel
