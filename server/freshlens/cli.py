@@ -12,7 +12,7 @@ from typing import NoReturn
 from freshlens import __version__
 from freshlens.model import Finding, Severity
 from freshlens.rules.codes import docs_url
-from freshlens.rules.v2_freshness import ENGINES
+from freshlens.rules.v2_resolve import ENGINES
 from freshlens.targets import (
     TargetError,
     check_targets,

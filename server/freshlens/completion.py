@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from freshlens import configkeys as ck
 from freshlens.index import KNOWN_CONFIG_KEYS, Node, ProjectIndex
-from freshlens.rules.v2_freshness import V2, engine_for
+from freshlens.rules.v2_resolve import V2, engine_for
 
 MAX_ITEMS = 200  # above this the list is cut and marked incomplete: the client asks again as you type
 

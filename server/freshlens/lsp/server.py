@@ -13,7 +13,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from freshlens import __version__
 from freshlens.lsp.convert import to_diagnostic
-from freshlens.rules.v2_freshness import ENGINES
+from freshlens.rules.v2_resolve import ENGINES
 from freshlens.workspace import Workspace
 
 log = logging.getLogger("freshlens.lsp")

@@ -9,7 +9,7 @@ from freshlens.index import Setting, is_dynamic, plain
 from freshlens.model import Dynamic, Finding, Loc, Related, Severity
 from freshlens.project.yamlpos import YMap, YScalar
 from freshlens.rules.base import Ctx, did_you_mean, finding, where
-from freshlens.rules.v2_freshness import BOTH, SLA_KEYS, V2, engine_of
+from freshlens.rules.v2_resolve import BOTH, SLA_KEYS, V2, engine_of
 
 PERIODS = ("minute", "hour", "day")
 BUILD_AFTER_KEYS = {"count", "period", "updates_on"}

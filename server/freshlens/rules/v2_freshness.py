@@ -1,163 +1,36 @@
-"""dbt v2 model freshness SLA rules (spec/dbt-v2-freshness.md §1–§3 G1–G7, P1–P5, MV1–MV14).
+"""dbt v2 model freshness SLA rules (spec/dbt-v2-freshness.md §3 MV1–MV14).
 
 dbt v2 reads ``warn_after``/``error_after`` (+ ``filter``, ``loaded_at_*``) under a model's
-``freshness`` and checks them with ``dbt freshness``; dbt Core 1.x drops them silently (§6). Which
-engine a project runs on is the user's choice (the ``engine`` setting, ``check --engine``), else read
-from ``require-dbt-version`` in ``dbt_project.yml``: a range that stays below 2 means dbt Core, one
-from 2 up means dbt v2, anything else (or nothing) means both, and the messages then say what each
-engine does. On a dbt Core project the v2-only errors are reported
-as information: they become parse errors on the upgrade to v2 (MV14).
-
-The effective values follow v2's merge, not dbt Core's (``index.resolve_freshness``): the most
-specific non-null ``freshness`` replaces the inherited one whole (P2, P4), sibling ``loaded_at_*``
-inherit independently (P3), and a nested ``loaded_at_*`` overrides the siblings (P5).
+``freshness`` and checks them with ``dbt freshness``; dbt Core 1.x drops them silently (§6). The
+rules judge for the engine ``v2_resolve.engine_of`` names and say what each engine does; on a dbt
+Core project the v2-only errors are information: they become parse errors on the upgrade (MV14).
+Effective values come from ``v2_resolve.model_sla`` (v2's merge, P2–P5).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from freshlens.index import Node, ProjectIndex, Setting, call_settings, is_dynamic, plain, resolve_whole
-from freshlens.model import Dynamic, Finding, Loc, Related, Severity, Span
+from freshlens.index import Node, Setting, call_settings, is_dynamic, plain, resolve_whole
+from freshlens.model import Finding, Loc, Related, Severity, Span
 from freshlens.project.yamlpos import YMap, YScalar
 from freshlens.rules.base import Ctx, finding, where
+from freshlens.rules.v2_resolve import (
+    CORE,
+    LOADED_AT,
+    SLA_RULE_KEYS,
+    ModelSla,
+    engine_of,
+    model_sla,
+    rule_set,
+    say,
+    text_set,
+    v2_only,
+)
 
-SLA_RULE_KEYS = ("warn_after", "error_after")
-# Keys a v2 model ``freshness`` holds besides build_after (G1).
-SLA_KEYS = frozenset({"warn_after", "error_after", "filter", "loaded_at_field", "loaded_at_query"})
 SLA_PERIODS = ("second", "minute", "hour", "day")
-LOADED_AT = ("loaded_at_field", "loaded_at_query")
-
-CORE, V2, BOTH = "core", "v2", "both"
 _LAYER_RANK = {"dbt_project.yml": 0, "properties": 1, "sql": 2}
-_VERSION = re.compile(r"^\s*(>=|<=|==|=|>|<|~=)?\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
-
-
-# ------------------------------------------------------------------------------------------ engine
-
-
-def engine_for(index: ProjectIndex) -> str:
-    """``core``, ``v2`` or ``both``: the engines the root project's ``require-dbt-version`` admits."""
-    root = index.root.project.root
-    node = root.get("require-dbt-version") if root is not None else None
-    if node is None:
-        return BOTH
-    specs = [plain(node)] if isinstance(node, YScalar) else plain(node)
-    if not isinstance(specs, list):
-        return BOTH
-    low, high = 0, 10**6  # admitted majors, inclusive
-    for spec in specs:
-        if not isinstance(spec, str):
-            return BOTH
-        for part in spec.split(","):
-            m = _VERSION.match(part)
-            if m is None:
-                return BOTH
-            op, major = m.group(1) or "==", int(m.group(2))
-            minor = int(m.group(3) or 0) + int(m.group(4) or 0)  # only "is it X.0.0" matters below
-            if op in (">=", ">"):
-                low = max(low, major)
-            elif op == "<":
-                high = min(high, major - 1 if minor == 0 else major)
-            elif op == "<=":
-                high = min(high, major)
-            else:  # ==, =, ~= (compatible release: same major)
-                low, high = max(low, major), min(high, major)
-    if high < 2:
-        return CORE
-    if low >= 2:
-        return V2
-    return BOTH
-
-
-ENGINES = ("auto", CORE, V2, BOTH)
-
-
-def engine_of(ctx: Ctx) -> str:
-    """The engine the rules judge for: the user's choice (setting / ``--engine``), else ``engine_for``."""
-    return ctx.engine if ctx.engine in (CORE, V2, BOTH) else engine_for(ctx.index)
-
-
-def _say(engine: str, v2: str, core: str) -> str:
-    """One message for the engine(s) the project runs on (MV14)."""
-    if engine == V2:
-        return v2
-    if engine == CORE:
-        return f"dbt Core 1.x: {core} On the upgrade to dbt v2: {v2}"
-    return f"dbt v2: {v2} dbt Core 1.x: {core}"
-
-
-def _v2_only(engine: str) -> Severity | None:
-    """v2-only parse errors are information on a dbt Core project (MV14, C4)."""
-    return Severity.INFORMATION if engine == CORE else None
-
-
-# ---------------------------------------------------------------------------- effective (P2–P5)
-
-
-def _text_set(v: Any) -> bool:
-    """A ``loaded_at_*`` value dbt uses: ``""`` counts as unset (MV5)."""
-    return isinstance(v, Dynamic) or (isinstance(v, str) and v.strip() != "")
-
-
-def _rule_set(v: Any) -> bool:
-    """A non-empty ``warn_after``/``error_after``; ``{}`` counts as absent (G5)."""
-    return isinstance(v, Dynamic) or (isinstance(v, dict) and any(x is not None for x in v.values()))
-
-
-@dataclass(slots=True)
-class ModelSla:
-    """A model's freshness as dbt v2 resolves it."""
-
-    node: Node
-    setting: Setting | None  # the freshness dbt v2 uses (most specific non-null, P2/P4)
-    value: dict[str, Any]
-    sla: bool  # has_sla: a non-empty warn_after or error_after (G5)
-    loaded_field: Setting | None = None  # where the loaded_at_field in force is written (after P5)
-    loaded_query: Setting | None = None
-    nested: dict[str, Setting] = field(default_factory=dict)
-    siblings: dict[str, Setting] = field(default_factory=dict)
-
-    @property
-    def method(self) -> str:
-        """F3: ``loaded_at_query`` > ``loaded_at_field`` > adapter metadata."""
-        return (
-            "loaded_at_query" if self.loaded_query else "loaded_at_field" if self.loaded_field else "metadata"
-        )
-
-
-def _nested_setting(s: Setting, key: str) -> Setting | None:
-    if not isinstance(s.value, YMap):
-        return None
-    p = s.value.pair(key)
-    if p is None or not _text_set(plain(p.value)):
-        return None
-    return Setting(key, p.key, p.value, s.path, s.layer, s.conditional)
-
-
-def model_sla(node: Node) -> ModelSla | None:
-    """The v2 view of a model's freshness; None when it cannot be known (a dynamic or non-mapping value)."""
-    eff = resolve_whole(node, "freshness")
-    value: dict[str, Any] = {}
-    if eff.setting is not None:
-        if not isinstance(eff.value, dict):
-            return None
-        value = eff.value
-    sla = any(_rule_set(value.get(k)) for k in SLA_RULE_KEYS)
-    out = ModelSla(node, eff.setting, value, sla)
-    for key in LOADED_AT:
-        sib = node.eff(key)
-        if sib.setting is not None and _text_set(sib.value):
-            out.siblings[key] = sib.setting
-        nested = _nested_setting(eff.setting, key) if eff.setting is not None else None
-        if nested is not None:
-            out.nested[key] = nested
-    chosen = out.nested if out.nested else out.siblings  # P5
-    out.loaded_field, out.loaded_query = chosen.get("loaded_at_field"), chosen.get("loaded_at_query")
-    return out
 
 
 def _slas(ctx: Ctx) -> Iterator[ModelSla]:
@@ -170,13 +43,13 @@ def _slas(ctx: Ctx) -> Iterator[ModelSla]:
 
 
 class _Grouped:
-    """Findings for settings many models share (a dbt_project.yml folder): one per place, naming them."""
+    """Findings for settings several models share (a properties entry's versions): one per place, naming them."""
 
     def __init__(self) -> None:
-        self._at: dict[tuple[str, str, tuple[int, int, int, int]], tuple[Loc, list[str], Any]] = {}
+        self._at: dict[tuple[str, str, Span], tuple[Loc, list[str], Any]] = {}
 
     def add(self, code: str, loc: Loc, model: str, extra: Any = None) -> None:
-        got = self._at.setdefault((code, loc.path, tuple(loc.span)), (loc, [], extra))  # type: ignore[arg-type]
+        got = self._at.setdefault((code, loc.path, loc.span), (loc, [], extra))
         if model not in got[1]:
             got[1].append(model)
 
@@ -227,7 +100,7 @@ def check_sla_value(s: Setting, engine: str) -> Iterator[Finding]:
     v = s.value
     if s.is_null or is_dynamic(v) or not isinstance(v, YMap):
         return
-    sev = _v2_only(engine)
+    sev = v2_only(engine)
     for key in SLA_RULE_KEYS:
         tp = v.pair(key)
         if tp is None or not isinstance(tp.value, YMap):
@@ -239,7 +112,7 @@ def check_sla_value(s: Setting, engine: str) -> Iterator[Finding]:
             missing, given = ("period", "count") if c_set else ("count", "period")
             yield finding(
                 "FL301",
-                _say(
+                say(
                     engine,
                     f"`{key}` has a `{given}` but no `{missing}`: a parse warning, and `dbt freshness` stops with "
                     "`count and period are required when freshness is provided` before checking anything. "
@@ -254,12 +127,12 @@ def check_sla_value(s: Setting, engine: str) -> Iterator[Finding]:
             yield from _check_period(s, key, period, engine, sev)
         if isinstance(count, YScalar) and count.value is not None and not is_dynamic(count):
             yield from _check_count(s, key, count, sev)
-    pairs = [p for p in (v.pair(k) for k in LOADED_AT) if p is not None and _text_set(plain(p.value))]
+    pairs = [p for p in (v.pair(k) for k in LOADED_AT) if p is not None and text_set(plain(p.value))]
     if len(pairs) == 2:
         first, second = sorted(pairs, key=lambda p: (p.key.span.line, p.key.span.col))
         yield finding(
             "FL302",
-            _say(
+            say(
                 engine,
                 "`loaded_at_field` and `loaded_at_query` cannot be set at the same time on a model: the parse "
                 "aborts. Keep one.",
@@ -280,7 +153,7 @@ def _check_period(
     if pv == "second":
         yield finding(
             "FL308",
-            _say(
+            say(
                 engine,
                 f"`period: second` in `{key}` is accepted but undocumented (the docs list minute, hour, day).",
                 "`second` is rejected.",
@@ -383,13 +256,13 @@ def sibling_pairs(ctx: Ctx) -> Iterator[Finding]:
     """MV3 at one level (FL302): sibling ``loaded_at_field`` and ``loaded_at_query`` in one config block."""
     engine = engine_of(ctx)
     for _path, settings in _model_config_blocks(ctx):
-        got = {s.key: s for s in settings if s.key in LOADED_AT and _text_set(plain(s.value))}
+        got = {s.key: s for s in settings if s.key in LOADED_AT and text_set(plain(s.value))}
         if len(got) < 2:
             continue
         first, second = sorted(got.values(), key=lambda s: (s.key_node.span.line, s.key_node.span.col))
         yield finding(
             "FL302",
-            _say(
+            say(
                 engine,
                 "`loaded_at_field` and `loaded_at_query` are both set here: the docs call this a parse error and "
                 "the engine silently uses `loaded_at_query`. Keep one.",
@@ -397,7 +270,7 @@ def sibling_pairs(ctx: Ctx) -> Iterator[Finding]:
             ),
             second.loc,
             [Related(first.loc, "the other one")],
-            severity=_v2_only(engine),
+            severity=v2_only(engine),
             data=(("fix", "drop_loaded_at"),),
         )
 
@@ -426,7 +299,7 @@ def model_rules(ctx: Ctx) -> Iterator[Finding]:
                 fixable = is_fresh and not _in_project(at)
                 grouped.add("FL305", _own(at, node), node.display, (mat, fresh, fixable))
             fp = fresh.value.pair("filter") if isinstance(fresh.value, YMap) else None
-            if fp is not None and _text_set(plain(fp.value)) and m.method != "loaded_at_field":
+            if fp is not None and text_set(plain(fp.value)) and m.method != "loaded_at_field":
                 loc = _model_loc(node) if _in_project(fresh) else Loc(fresh.path, fp.key.span)
                 grouped.add("FL306", loc, node.display, m.method)
         if m.nested and m.siblings:
@@ -471,7 +344,7 @@ def replace_rules(ctx: Ctx) -> Iterator[Finding]:
         lost = tuple(
             k
             for k in ("build_after", *SLA_RULE_KEYS, "filter", *LOADED_AT)
-            if k not in m.value and (_rule_set(old.get(k)) or _text_set(old.get(k)))
+            if k not in m.value and (rule_set(old.get(k)) or text_set(old.get(k)))
         )
         if lost:
             grouped.add("FL311", fresh.loc, m.node.display, (before, lost, "build_after" in m.value))
@@ -479,11 +352,11 @@ def replace_rules(ctx: Ctx) -> Iterator[Finding]:
 
 
 def _make(code: str, loc: Loc, names: str, extra: Any, engine: str) -> Finding:
-    sev = _v2_only(engine)
+    sev = v2_only(engine)
     if code == "FL304":
         return finding(
             code,
-            _say(
+            say(
                 engine,
                 f"ephemeral model(s) {names} get a freshness SLA (warn_after/error_after) here, and the parse "
                 "aborts (dbt1078): nothing is materialized to measure. Change the materialization or remove the "
@@ -498,7 +371,7 @@ def _make(code: str, loc: Loc, names: str, extra: Any, engine: str) -> Finding:
         mat, fresh, is_fresh = extra
         return finding(
             code,
-            _say(
+            say(
                 engine,
                 f"{mat} model(s) {names} have a freshness SLA but no `loaded_at_field`/`loaded_at_query`, and the "
                 f"parse aborts (dbt1078): a {mat}'s metadata says when its definition changed, not how recent its "
@@ -562,7 +435,7 @@ def _make(code: str, loc: Loc, names: str, extra: Any, engine: str) -> Finding:
         )
         return finding(
             code,
-            _say(
+            say(
                 engine,
                 f"this `freshness` replaces the one from {where(before)} whole for {names}: {keys} set there "
                 f"{'no longer applies' if len(lost) == 1 else 'no longer apply'} (blocks are never merged key by "

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from freshlens.model import Severity
-from freshlens.rules.v2_freshness import BOTH, CORE, V2, engine_for
+from freshlens.rules.v2_resolve import BOTH, CORE, V2, engine_for
 from freshlens.workspace import Workspace
 
 MODEL_YML = """version: 2
