@@ -74,6 +74,7 @@ _TABLE: tuple[Code, ...] = (
     Code("FL309", W, "V2F-MV12", "model SLA count must be a positive whole number"),
     Code("FL310", I, "V2F-MV9", "freshness: null does not opt a model out of an inherited SLA"),
     Code("FL311", I, "V2F-MV10", "a model freshness replaces the inherited one whole: keys are lost"),
+    Code("FL312", W, "V2F-MV7", "model SLA measured by metadata on an adapter without metadata freshness"),
     # dbt State `state:` block (spec/dbt-state.md section 10).
     Code("FL201", W, "STATE-V1", "state is not read on this resource type"),
     Code("FL202", W, "STATE-V2", "state placed where it is not read"),

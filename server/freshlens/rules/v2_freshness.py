@@ -30,6 +30,8 @@ from freshlens.rules.v2_resolve import (
 )
 
 SLA_PERIODS = ("second", "minute", "hour", "day")
+# Adapters with metadata freshness in dbt v2 (spec MV7: Snowflake, BigQuery, Databricks/Spark, Redshift).
+V2_METADATA_ADAPTERS = frozenset({"snowflake", "bigquery", "databricks", "spark", "redshift"})
 _LAYER_RANK = {"dbt_project.yml": 0, "properties": 1, "sql": 2}
 
 
@@ -285,6 +287,7 @@ def model_rules(ctx: Ctx) -> Iterator[Finding]:
     # sibling loaded_at_* places that some model with an SLA reads: never reported as inert (MV13)
     used = {id(s.key_node) for m in slas if m.sla for s in m.siblings.values()}
     block = {id(s.key_node): i for i, (_p, ss) in enumerate(_model_config_blocks(ctx, False)) for s in ss}
+    adapter = ctx.index.adapter_type
     grouped = _Grouped()
     for m in slas:
         node = m.node
@@ -298,6 +301,8 @@ def model_rules(ctx: Ctx) -> Iterator[Finding]:
                 at, is_fresh = _anchor(fresh, node)
                 fixable = is_fresh and not _in_project(at)
                 grouped.add("FL305", _own(at, node), node.display, (mat, fresh, fixable))
+            elif m.method == "metadata" and adapter and adapter not in V2_METADATA_ADAPTERS:
+                grouped.add("FL312", _own(fresh, node), node.display, (adapter, fresh))
             fp = fresh.value.pair("filter") if isinstance(fresh.value, YMap) else None
             if fp is not None and text_set(plain(fp.value)) and m.method != "loaded_at_field":
                 loc = _model_loc(node) if _in_project(fresh) else Loc(fresh.path, fp.key.span)
@@ -382,6 +387,23 @@ def _make(code: str, loc: Loc, names: str, extra: Any, engine: str) -> Finding:
             _related(fresh, loc, "the freshness SLA in force"),
             severity=sev,
             data=(("fix", "add_loaded_at_field"),) if is_fresh else (),
+        )
+    if code == "FL312":
+        adapter, fresh = extra
+        return finding(
+            code,
+            say(
+                engine,
+                f"{names} have a freshness SLA and no `loaded_at_field`/`loaded_at_query`, so `dbt freshness` "
+                f"reads warehouse metadata, which dbt v2 does not implement for {adapter} (only Snowflake, BigQuery, "
+                "Databricks/Spark, Redshift): expect `Could not find freshness information for model …` or a "
+                "failure. Set `loaded_at_field` beside `freshness`.",
+                "model SLAs are not checked at all.",
+            ),
+            loc,
+            _related(fresh, loc, "the freshness SLA in force"),
+            severity=v2_only(engine),
+            data=(("fix", "add_loaded_at_field"),) if loc == fresh.loc else (),
         )
     if code == "FL306":
         why = (
