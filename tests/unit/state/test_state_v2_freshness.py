@@ -130,3 +130,44 @@ def test_store_ingests_freshness_json_of_a_run_folder(v2: Path, tmp_path: Path) 
     obs = snap.sources[ORDERS].history
     assert len(obs) == 1 and obs[0].max_loaded_at == datetime(2026, 9, 24, 4, 30, tzinfo=UTC)
     assert obs[0].status == "pass"
+
+
+def test_remote_run_folders_bring_freshness_json(v2: Path, tmp_path: Path) -> None:
+    from freshlens.state.remote import ingest_url
+
+    run = tmp_path / "bucket" / "prod" / "freshness-run"
+    run.mkdir(parents=True)
+    shutil.copy(v2 / "freshness.json", run / "freshness.json")  # a dbt freshness step alone
+    with StateStore(tmp_path / "s.db") as store:
+        (rep,) = ingest_url(store, f"file://{tmp_path / 'bucket' / 'prod'}")
+        assert rep.read == ["freshness.json"] and rep.source_observations == 2
+        assert store.snapshot().sources[ORDERS].latest is not None
+
+
+def test_plan_sources_option_takes_a_freshness_json(artifacts: Path, v2: Path, tmp_path: Path) -> None:
+    """`freshlens plan --sources freshness.json`: its source results are the current freshness (S5)."""
+    import json
+    import subprocess
+    import sys
+
+    project = tmp_path / "tiny"
+    shutil.copytree(artifacts / "tiny_project", project)
+    db = tmp_path / "s.db"
+    with StateStore(db) as store:
+        store.ingest(artifacts / "run2")
+
+    AT = ("--at", "2026-09-24T05:00:00Z", "--format", "json")
+
+    def plan(*extra: str) -> dict[str, str]:
+        r = subprocess.run(
+            [sys.executable, "-m", "freshlens", "plan", str(project), "--state", str(db), *AT, *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return {m["name"]: m["short"] for m in json.loads(r.stdout)["models"]}
+
+    assert plan()["orders_snap"] == "no current freshness for source raw.orders"
+    got = plan("--sources", str(v2 / "freshness.json"))["orders_snap"]
+    assert got.startswith("new data in source raw.orders (30 min ago)"), got
