@@ -184,3 +184,27 @@ def test_incremental_edits_match_a_full_reload(tmp_path: Path) -> None:
             p: sorted((f.code, f.loc.span, f.message) for f in v) for p, v in fresh.findings().items() if v
         }
         assert got == want, rel
+
+
+def test_hover_shows_the_v2_sla_and_how_it_is_measured(tmp_path: Path) -> None:
+    from freshlens.hover import hover_markdown
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "dbt_project.yml").write_text(
+        "name: p\nversion: '1.0'\nprofile: p\nmodels:\n  p:\n    +loaded_at_field: updated_at\n"
+        "    +freshness:\n      warn_after: {count: 12, period: hour}\n"
+    )
+    (tmp_path / "models" / "m.sql").write_text("select 1 as id\n")
+    yml = "version: 2\nmodels:\n  - name: m\n    config:\n      freshness:\n        error_after: {count: 2, period: day}\n"
+    (tmp_path / "models" / "s.yml").write_text(yml)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    idx = next(iter(ws.projects.values())).index
+    assert idx is not None
+    md = hover_markdown(idx, str(tmp_path / "models" / "s.yml"), 4, 8)
+    assert md is not None and "**freshness SLA (dbt v2)** of `m` — dbt Core 1.x ignores it" in md
+    assert '- error_after: `{"count": 2, "period": "day"}`' in md
+    assert "- warn_after: *not set*" in md  # the folder's warn_after is replaced whole (P2)
+    assert "- measured by `max(updated_at)` from dbt_project.yml" in md  # the sibling is inherited (P3)
+    on_key = hover_markdown(idx, str(tmp_path / "dbt_project.yml"), 5, 6)
+    assert on_key is not None and on_key.startswith("**freshness SLA (dbt v2)**")
