@@ -34,6 +34,7 @@ RULES: tuple[Rule, ...] = (
     source_freshness.source_rules,
     v2_freshness.sla_values,
     v2_freshness.sibling_pairs,
+    v2_freshness.top_level_loaded_at,
     v2_freshness.model_rules,
     v2_freshness.replace_rules,
     state_block.state_values,

@@ -277,6 +277,27 @@ def sibling_pairs(ctx: Ctx) -> Iterator[Finding]:
         )
 
 
+def top_level_loaded_at(ctx: Ctx) -> Iterator[Finding]:
+    """MV13 (FL307): ``loaded_at_*`` as a top-level model property, where no engine reads it (G2)."""
+    pkg = ctx.index.root
+    for path, props in pkg.props.items():
+        if not ctx.in_scope(path):
+            continue
+        for entry in props.entries:
+            if entry.kind != "models":
+                continue
+            for key in LOADED_AT:
+                p = entry.node.pair(key)
+                if p is not None:
+                    yield finding(
+                        "FL307",
+                        f"`{key}` as a top-level property of model {entry.name} is not read by dbt v2 (models have "
+                        "no such property) nor dbt Core. Move it under `config:`, beside `freshness`.",
+                        Loc(path, p.key.span),
+                        data=(("fix", "move_into_config"),),
+                    )
+
+
 # ------------------------------------------------------------------------------ per model (merged)
 
 

@@ -209,6 +209,15 @@ def run(tmp_path: Path, files: dict[str, str], target: str, code: str) -> tuple[
             "models/s.yml",
             "FL312",
         ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    loaded_at_field: updated_at\n    config:\n      materialized: table\n      freshness:\n        warn_after: {count: 1, period: day}\n",
+            },
+            "models/s.yml",
+            "FL307",
+        ),
     ],
 )
 def test_fix_removes_the_finding(tmp_path: Path, files: dict[str, str], target: str, code: str) -> None:
