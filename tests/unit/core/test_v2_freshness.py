@@ -208,3 +208,35 @@ def test_hover_shows_the_v2_sla_and_how_it_is_measured(tmp_path: Path) -> None:
     assert "- measured by `max(updated_at)` from dbt_project.yml" in md  # the sibling is inherited (P3)
     on_key = hover_markdown(idx, str(tmp_path / "dbt_project.yml"), 5, 6)
     assert on_key is not None and on_key.startswith("**freshness SLA (dbt v2)**")
+
+
+def test_a_correct_dbt_v2_sla_setup_has_no_findings(tmp_path: Path) -> None:
+    """Every documented v2 shape (G2, G3): folder SLA, sibling loaded_at_* in YAML and SQL, filter, build_after.
+
+    (A model under the marts folder that set its own freshness or loaded_at_query would rightly get
+    FL311/FL303: v2 replaces the block whole and keeps both loaded_at_* across levels.)"""
+    files = {
+        "dbt_project.yml": (
+            "name: p\nversion: '1.0'\nprofile: p\nrequire-dbt-version: '>=2.0.0'\nmodels:\n  p:\n"
+            "    +materialized: table\n    marts:\n      +loaded_at_field: updated_at\n      +freshness:\n"
+            "        build_after: {count: 4, period: hour}\n        warn_after: {count: 24, period: hour}\n"
+            "        error_after: {count: 48, period: hour}\n"
+        ),
+        "models/marts/a.sql": "select 1 as id, current_timestamp as updated_at\n",
+        "models/b.sql": (
+            '{{ config(materialized="view", loaded_at_query="select max(updated_at) from {{ this }}", '
+            'freshness={"warn_after": {"count": 1, "period": "day"}}) }}\nselect 1 as id\n'
+        ),
+        "models/c.sql": "select 1 as id\n",
+        "models/s.yml": (
+            "version: 2\nmodels:\n  - name: c\n    config:\n      loaded_at_field: loaded_at\n      freshness:\n"
+            "        build_after: {count: 4, period: hour}\n        warn_after: {count: 24, period: hour}\n"
+            "        error_after: {count: 48, period: hour}\n        filter: \"region = 'us'\"\n"
+        ),
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    assert [(f.code, f.message) for f in ws.all_findings()] == []
