@@ -10,7 +10,7 @@ from freshlens.durations import PERIOD_SECONDS, DurationError, format_seconds, p
 from freshlens.index import Effective, Node, ProjectIndex, Setting, SourceTable, plain
 from freshlens.model import Dynamic, Span
 from freshlens.project.yamlpos import YMap, YPair
-from freshlens.rules.v2_resolve import BOTH, CORE, SLA_RULE_KEYS, engine_for, model_sla, rule_set
+from freshlens.rules.v2_resolve import BOTH, CORE, SLA_RULE_KEYS, V2, engine_for, model_sla, rule_set
 
 
 def _in(span: Span, line: int, col: int) -> bool:
@@ -133,7 +133,8 @@ def _pairs(entry: YMap) -> list[YPair]:
     return out
 
 
-def hover_markdown(idx: ProjectIndex, path: str, line: int, col: int) -> str | None:
+def hover_markdown(idx: ProjectIndex, path: str, line: int, col: int, engine: str = "auto") -> str | None:
+    """Hover text at a position; ``engine`` is the user's engine choice (``auto``: require-dbt-version)."""
     root = idx.dir
     hits: list[Node] = []
     key_hit = ""
@@ -144,7 +145,7 @@ def hover_markdown(idx: ProjectIndex, path: str, line: int, col: int) -> str | N
                 key_hit = key
                 break
     if hits:
-        engine = engine_for(idx)
+        engine = engine if engine in (CORE, V2, BOTH) else engine_for(idx)
         if key_hit.startswith("loaded_at"):
             parts = describe_sla(hits[0], root, engine)[1:] or describe_effective(hits[0], key_hit, root)
         else:

@@ -285,7 +285,7 @@ async def hover(ls: FreshlensServer, params: types.HoverParams) -> types.Hover |
     for proj in ls.ws.projects_for(path):
         if proj.index is None:
             continue
-        md = hover_markdown(proj.index, path, pos.line, pos.character)
+        md = hover_markdown(proj.index, path, pos.line, pos.character, ls.ws.engine)
         if md:
             return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=md))
         for node in proj.index.nodes_in_file(path):

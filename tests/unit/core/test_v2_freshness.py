@@ -208,6 +208,10 @@ def test_hover_shows_the_v2_sla_and_how_it_is_measured(tmp_path: Path) -> None:
     assert "- measured by `max(updated_at)` from dbt_project.yml" in md  # the sibling is inherited (P3)
     on_key = hover_markdown(idx, str(tmp_path / "dbt_project.yml"), 5, 6)
     assert on_key is not None and on_key.startswith("**freshness SLA (dbt v2)**")
+    v2 = hover_markdown(idx, str(tmp_path / "models" / "s.yml"), 4, 8, engine="v2")
+    assert v2 is not None and "**freshness SLA (dbt v2)** of `m`\n" in v2  # the engine setting: no Core note
+    core = hover_markdown(idx, str(tmp_path / "models" / "s.yml"), 4, 8, engine="core")
+    assert core is not None and "freshness SLA" not in core
 
 
 def test_a_correct_dbt_v2_sla_setup_has_no_findings(tmp_path: Path) -> None:
