@@ -21,6 +21,7 @@ test('every VS Code setting maps to its server key', () => {
       vars: { enable_optional: true },
       envVars: true,
       severityOverrides: { FL110: 'error' },
+      engine: 'v2',
       'trace.server': 'verbose',
       'server.python': '/x/python',
     }),
@@ -36,14 +37,18 @@ test('every VS Code setting maps to its server key', () => {
     vars: { enable_optional: true },
     envVars: true,
     severityOverrides: { FL110: 'error' },
+    engine: 'v2',
     trace: 'verbose',
   });
   assert.ok(!('server' in s), 'the interpreter is the client’s business, not the server’s');
 });
 
 test('invalid values fall back to the defaults', () => {
-  const s = toServerSettings(from({ regime: 'fusion', lenses: 'yes', 'trace.server': 'loud', at: 42 }));
+  const s = toServerSettings(
+    from({ regime: 'fusion', lenses: 'yes', 'trace.server': 'loud', at: 42, engine: 'fusion' }),
+  );
   assert.equal(s.regime, 'auto');
+  assert.equal(s.engine, 'auto');
   assert.equal(s.lenses, true);
   assert.equal(s.trace, 'off');
   assert.equal(s.at, '');

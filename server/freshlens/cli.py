@@ -12,6 +12,7 @@ from typing import NoReturn
 from freshlens import __version__
 from freshlens.model import Finding, Severity
 from freshlens.rules.codes import docs_url
+from freshlens.rules.v2_resolve import ENGINES
 from freshlens.targets import (
     TargetError,
     check_targets,
@@ -41,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.add_argument("--vars", default="", help="var overrides as a YAML mapping, as dbt's --vars")
+    c.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="the dbt engine to judge model freshness SLAs for (default auto: from require-dbt-version)",
+    )
     ls = sub.add_parser("ls", help="list nodes and sources as dbt's manifest.json would")
     ls.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
     ls.add_argument("--format", choices=("text", "json"), default="text")
@@ -64,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
             q.add_argument("model", help="model name or unique id")
         q.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
         q.add_argument("--state", default="", help="state store (.db) or a run's artifacts directory")
-        q.add_argument("--sources", default="", help="a current sources.json")
+        q.add_argument(
+            "--sources", default="", help="a current sources.json, or a freshness.json from dbt v2"
+        )
         q.add_argument("--live", action="store_true", help="measure source freshness in DuckDB (read-only)")
         q.add_argument("--at", default="", help="what-if time, ISO 8601 (default: now)")
         q.add_argument("--regime", choices=("auto", "sao", "dbt-state"), default="auto")
@@ -105,7 +114,9 @@ def _project_of(path: str) -> str:
     return project_dir_of(path) or os.path.dirname(os.path.abspath(path))
 
 
-def check(paths: list[str], fmt: str, vars_text: str = "", env_vars: bool = False) -> int:
+def check(
+    paths: list[str], fmt: str, vars_text: str = "", env_vars: bool = False, engine: str = "auto"
+) -> int:
     from freshlens.listing import parse_vars
 
     try:
@@ -123,6 +134,7 @@ def check(paths: list[str], fmt: str, vars_text: str = "", env_vars: bool = Fals
         print(f"freshlens: error: {exc}", file=sys.stderr)
         return 2
     ws = Workspace(targets.folders, vars=user_vars, env=dict(os.environ) if env_vars else None)
+    ws.engine = engine
     ws.load()
     if not ws.projects:
         print(f"freshlens: error: no dbt_project.yml found under {', '.join(paths)}", file=sys.stderr)
@@ -296,7 +308,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     argv, dbt_args = split_dbt_args(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     if args.cmd == "check":
-        return check(args.paths, args.format, args.vars, args.env_vars)
+        return check(args.paths, args.format, args.vars, args.env_vars, args.engine)
     if args.cmd == "ls":
         from freshlens.listing import ls_cmd
 

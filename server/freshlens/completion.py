@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from freshlens import configkeys as ck
 from freshlens.index import KNOWN_CONFIG_KEYS, Node, ProjectIndex
+from freshlens.rules.v2_resolve import V2, engine_for
 
 MAX_ITEMS = 200  # above this the list is cut and marked incomplete: the client asks again as you type
 
@@ -161,6 +162,14 @@ def _lag_items(quote: str = "") -> list[Item]:
     return out
 
 
+def _model_freshness_keys(idx: ProjectIndex | None) -> list[str]:
+    """A model's ``freshness`` keys: the SLA keys too on a dbt v2 project (spec dbt-v2-freshness.md G1);
+    elsewhere dbt Core drops them (FL106), so they are not offered."""
+    if idx is not None and engine_for(idx) == V2:
+        return ["build_after", *ck.MODEL_SLA_KEYS]
+    return ["build_after"]
+
+
 def _config_level(path: list[str], plus: bool) -> list[Item] | None:
     """Inside a config mapping: the keys of ``freshness`` / ``state`` / ``build_after`` blocks."""
     if not path:
@@ -170,7 +179,7 @@ def _config_level(path: list[str], plus: bool) -> list[Item] | None:
         return _key_items(sorted(ck.BUILD_AFTER_KEYS), False, ("count", "period", "updates_on"))
     if last == "state":
         return _key_items(sorted(ck.STATE_KEYS), False, ("lag_tolerance", "require_fresh_data_from"))
-    if last == "lag_tolerance":
+    if last in ("lag_tolerance", "warn_after", "error_after"):
         return _key_items(list(ck.THRESHOLD_KEYS), False)
     return None
 
@@ -202,7 +211,7 @@ def _project_yaml(idx: ProjectIndex | None, path: list[str], value_key: str | No
                 return _key_items(list(ck.THRESHOLD_KEYS), False)
             return []
         if cfg[0] == "+freshness" and len(cfg) == 1:
-            return _key_items(["build_after"], False)
+            return _key_items(_model_freshness_keys(idx), False, ("build_after",))
         return _config_level(cfg, True) or []
     keys = (
         model_config_keys()
@@ -254,7 +263,7 @@ def _props_yaml(
         if "config" in rest:
             cfg = rest[rest.index("config") + 1 :]
             if cfg == ["freshness"]:
-                return _key_items(["build_after"], False)
+                return _key_items(_model_freshness_keys(idx), False, ("build_after",))
             return _config_level(cfg, False) or []
         return []
     if top == "sources":
@@ -407,7 +416,7 @@ def _sql_config_context(before: str) -> tuple[list[str], str | None, str] | None
     return stack, None, ""
 
 
-def _sql_config(before: str) -> list[Item] | None:
+def _sql_config(before: str, idx: ProjectIndex | None = None) -> list[Item] | None:
     got = _sql_config_context(before)
     if got is None:
         return None
@@ -425,12 +434,12 @@ def _sql_config(before: str) -> list[Item] | None:
     inner = [s for s in stack if s]
     top = inner[-1] if inner else ""
     if top == "freshness":
-        keys: list[str] = ["build_after"]
+        keys: list[str] = _model_freshness_keys(idx)
     elif top == "build_after":
         keys = ["count", "period", "updates_on"]
     elif top == "state":
         keys = sorted(ck.STATE_KEYS)
-    elif top == "lag_tolerance":
+    elif top in ("lag_tolerance", "warn_after", "error_after"):
         keys = list(ck.THRESHOLD_KEYS)
     else:
         return []
@@ -474,7 +483,7 @@ def _sql(idx: ProjectIndex | None, before: str) -> list[Item]:
     if m is not None:
         names = sorted({st.source_name for st in idx.sources.values()})
         return [Item(n, SOURCE, n, "source", n) for n in names]
-    return _sql_config(before) or []
+    return _sql_config(before, idx) or []
 
 
 # ------------------------------------------------------------------------------------------------

@@ -90,16 +90,28 @@ DOCS: dict[str, KeyDoc] = {
         "Compare the code before Jinja rendering when looking for code changes (dbt State §4).",
         "compare_unrendered_code: true",
     ),
-    "warn_after": KeyDoc("Warn when the source's newest row is older than `count` × `period`.", ""),
-    "error_after": KeyDoc("Error when the source's newest row is older than `count` × `period`.", ""),
-    "filter": KeyDoc("A SQL `where` clause applied when `loaded_at_field` is measured (SAO-V15).", ""),
+    "warn_after": KeyDoc(
+        "Warn when the newest row is older than `count` × `period`. Sources; on models a dbt v2 "
+        "freshness SLA checked by `dbt freshness` (V2F-MV1), dropped by dbt Core 1.x.",
+        "warn_after: {count: 24, period: hour}",
+    ),
+    "error_after": KeyDoc(
+        "Error when the newest row is older than `count` × `period`. Sources; on models a dbt v2 "
+        "freshness SLA checked by `dbt freshness` (V2F-MV1), dropped by dbt Core 1.x.",
+        "error_after: {count: 48, period: hour}",
+    ),
+    "filter": KeyDoc(
+        "A SQL `where` clause applied when `loaded_at_field` is measured (SAO-V15, V2F-MV8).", ""
+    ),
     "loaded_at_field": KeyDoc(
-        "The column whose `max()` tells when the source last got data; not together with "
-        "`loaded_at_query` at one level (SAO-V10).",
+        "The column whose `max()` tells when the data last changed; not together with "
+        "`loaded_at_query` at one level (SAO-V10). On a model (dbt v2, beside `freshness`): measures its "
+        "SLA, required for a view (V2F-MV5); never decides build or reuse.",
         "loaded_at_field: _loaded_at",
     ),
     "loaded_at_query": KeyDoc(
-        "A query returning when the source last got data; not together with `loaded_at_field` (SAO-V10).",
+        "A query returning when the data last changed; not together with `loaded_at_field` (SAO-V10, "
+        "V2F-MV2). Wins over `loaded_at_field` when both reach a model.",
         "",
     ),
     "materialized": KeyDoc("How dbt builds the model: view, table, incremental, ephemeral, …", ""),
@@ -175,6 +187,9 @@ TABLE_KEYS = (
     "tags",
 )
 THRESHOLD_KEYS = ("count", "period")
+# Under a model's freshness besides build_after, read by dbt v2 only (spec dbt-v2-freshness.md G1, G3:
+# loaded_at_* belong beside freshness, so they are not offered inside it).
+MODEL_SLA_KEYS = ("warn_after", "error_after", "filter")
 SOURCE_PERIODS = PERIODS
 
 __all__ = [

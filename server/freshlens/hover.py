@@ -7,9 +7,10 @@ import os
 from typing import Any
 
 from freshlens.durations import PERIOD_SECONDS, DurationError, format_seconds, parse_duration
-from freshlens.index import Effective, Node, ProjectIndex, Setting, SourceTable
+from freshlens.index import Effective, Node, ProjectIndex, Setting, SourceTable, plain
 from freshlens.model import Dynamic, Span
 from freshlens.project.yamlpos import YMap, YPair
+from freshlens.rules.v2_resolve import BOTH, CORE, SLA_RULE_KEYS, V2, engine_for, model_sla, rule_set
 
 
 def _in(span: Span, line: int, col: int) -> bool:
@@ -70,6 +71,31 @@ def describe_effective(node: Node, key: str, root: str) -> list[str]:
     return out
 
 
+def describe_sla(node: Node, root: str, engine: str) -> list[str]:
+    """A model's freshness SLA as dbt v2 resolves it (spec dbt-v2-freshness.md P2–P5, F3)."""
+    m = model_sla(node)
+    if engine == CORE or m is None or not (m.sla or m.siblings):
+        return []
+    core = " — dbt Core 1.x ignores it" if engine == BOTH else ""
+    out = ["", f"**freshness SLA (dbt v2)** of `{node.display}`{core}"]
+    if m.setting is not None:
+        out.append(f"- block in force: {_where(m.setting, root)} (a closer level replaces it whole)")
+    for k in SLA_RULE_KEYS:
+        v = m.value.get(k)
+        out.append(f"- {k}: {_fmt(v)}" if rule_set(v) else f"- {k}: *not set*")
+    if not m.sla:
+        out.append("- no warn_after/error_after: `dbt freshness` does not check this model")
+        return out
+    if m.loaded_query is not None:
+        out.append(f"- measured by loaded_at_query from {_where(m.loaded_query, root)}")
+    elif m.loaded_field is not None:
+        field = plain(m.loaded_field.value)
+        out.append(f"- measured by `max({field})` from {_where(m.loaded_field, root)}")
+    else:
+        out.append("- measured by warehouse metadata (no loaded_at_field / loaded_at_query)")
+    return out
+
+
 def describe_source(st: SourceTable, root: str) -> list[str]:
     fr = st.freshness
     out = [f"**source freshness** of `{st.display}` ({st.unique_id})"]
@@ -107,18 +133,25 @@ def _pairs(entry: YMap) -> list[YPair]:
     return out
 
 
-def hover_markdown(idx: ProjectIndex, path: str, line: int, col: int) -> str | None:
+def hover_markdown(idx: ProjectIndex, path: str, line: int, col: int, engine: str = "auto") -> str | None:
+    """Hover text at a position; ``engine`` is the user's engine choice (``auto``: require-dbt-version)."""
     root = idx.dir
     hits: list[Node] = []
     key_hit = ""
     for node in idx.nodes.values():
-        for key in ("freshness", "state"):
+        for key in ("freshness", "state", "loaded_at_field", "loaded_at_query"):
             if any(_setting_hit(s, path, line, col) for s in node.settings.get(key, [])):
                 hits.append(node)
                 key_hit = key
                 break
     if hits:
-        parts = describe_effective(hits[0], key_hit, root)
+        engine = engine if engine in (CORE, V2, BOTH) else engine_for(idx)
+        if key_hit.startswith("loaded_at"):
+            parts = describe_sla(hits[0], root, engine)[1:] or describe_effective(hits[0], key_hit, root)
+        else:
+            parts = describe_effective(hits[0], key_hit, root)
+            if key_hit == "freshness":
+                parts += describe_sla(hits[0], root, engine)
         if len(hits) > 1:
             names = ", ".join(n.display for n in hits[:8])
             more = f" and {len(hits) - 8} more" if len(hits) > 8 else ""

@@ -107,6 +107,8 @@ class Workspace:
         self.cache: dict[str, Parsed] = {}
         self.projects: dict[str, Project] = {}
         self.severity_overrides: dict[str, str] = {}
+        # which dbt engine the rules judge for: auto (require-dbt-version), core, v2 or both
+        self.engine = "auto"
 
     # -- reading ----------------------------------------------------------------------------
     def read(self, path: str) -> Parsed:
@@ -235,7 +237,7 @@ class Workspace:
             v = parsed.value
             if v is not None and hasattr(v, "problems"):
                 problems.extend(v.problems)
-        findings = run_rules(proj.index, problems, scope)
+        findings = run_rules(proj.index, problems, scope, self.engine)
         seen: set[tuple[str, str, Span, str]] = set()
         for raw in findings:
             f = self._apply_override(raw)

@@ -2,6 +2,7 @@
 // Pure: the wrapper passes a getter over `workspace.getConfiguration('freshlens')`.
 
 export type Regime = 'auto' | 'sao' | 'dbt-state';
+export type Engine = 'auto' | 'core' | 'v2' | 'both';
 export type Trace = 'off' | 'messages' | 'verbose';
 export type OverrideSeverity = 'error' | 'warning' | 'information' | 'hint' | 'off';
 
@@ -17,6 +18,7 @@ export interface ServerSettings {
   vars: Record<string, unknown>;
   envVars: boolean;
   severityOverrides: Record<string, OverrideSeverity>;
+  engine: Engine;
   trace: Trace;
 }
 
@@ -31,6 +33,7 @@ export const DEFAULTS: Readonly<ServerSettings> = Object.freeze({
   vars: {},
   envVars: false,
   severityOverrides: {},
+  engine: 'auto',
   trace: 'off',
 });
 
@@ -38,6 +41,7 @@ export const DEFAULTS: Readonly<ServerSettings> = Object.freeze({
 export type SettingGetter = (key: string) => unknown;
 
 const REGIMES: readonly string[] = ['auto', 'sao', 'dbt-state'];
+const ENGINES: readonly string[] = ['auto', 'core', 'v2', 'both'];
 const TRACES: readonly string[] = ['off', 'messages', 'verbose'];
 const SEVERITIES: readonly string[] = ['error', 'warning', 'information', 'hint', 'off'];
 /** Aliases users type from other tools' settings. */
@@ -92,6 +96,7 @@ export function toServerSettings(get: SettingGetter): ServerSettings {
     vars: plainObject(get('vars')),
     envVars: bool(get('envVars'), DEFAULTS.envVars),
     severityOverrides: normalizeOverrides(get('severityOverrides')),
+    engine: oneOf<Engine>(get('engine'), ENGINES, DEFAULTS.engine),
     trace: oneOf<Trace>(get('trace.server'), TRACES, DEFAULTS.trace),
   };
 }

@@ -1,1 +1,1 @@
-select 1 as id
+select 1 as id, current_timestamp as loaded_at

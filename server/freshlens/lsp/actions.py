@@ -57,6 +57,10 @@ def quick_fix(
         return Fix(f"Remove {key} (keep the other one)", (Edit(Span(span.line, 0, span.line + 1, 0), ""),))
     if fix == "move_into_config":
         return _move_into_config(span, lines)
+    if fix == "empty_freshness":
+        return Fix("Replace null with {} (no freshness at all here)", (Edit(span, "{}"),))
+    if fix == "add_loaded_at_field":
+        return _add_loaded_at_field(span, lines, is_sql)
     if not fix:
         return value_fix(code, span, lines, is_sql)
     return None
@@ -160,6 +164,35 @@ def _add_missing(key: str, value: Span, lines: list[str], is_sql: bool) -> Fix |
         f"Add {key}: {default[0]}",
         (Edit(Span(last + 1, 0, last + 1, 0), " " * value.col + f"{key}: {default[0]}\n"),),
     )
+
+
+# What the FL305 fix inserts: visibly a placeholder, so dbt fails loudly until the column is named.
+LOADED_AT_PLACEHOLDER = "<timestamp_column>"
+
+
+def _add_loaded_at_field(key: Span, lines: list[str], is_sql: bool) -> Fix | None:
+    """Insert a sibling ``loaded_at_field`` before the ``freshness`` key at ``key`` (FL305)."""
+    line = lines[key.line]
+    name = line[key.col : key.end_col] if key.end_line == key.line else ""
+    title = f"Add loaded_at_field beside freshness (then replace {LOADED_AT_PLACEHOLDER})"
+    if is_sql:
+        if name != "freshness" or "loaded_at_field" in line:
+            return None
+        text = f'loaded_at_field="{LOADED_AT_PLACEHOLDER}", '
+        return Fix(title, (Edit(Span(key.line, key.col, key.line, key.col), text),))
+    if name not in ("freshness", "+freshness") or line[: key.col].strip():
+        return None  # flow style or the entry's first key: left to the user
+    start = key.line
+    while start > 0 and (
+        not lines[start - 1].strip() or len(lines[start - 1]) - len(lines[start - 1].lstrip(" ")) >= key.col
+    ):
+        start -= 1
+    block = lines[start : _block_end(lines, key.line, key.col - 1)]
+    prefix = "+" if name.startswith("+") else ""
+    if any(b[key.col :].startswith(f"{prefix}loaded_at_field:") for b in block):
+        return None  # an empty one is already there: the user names the column
+    text = " " * key.col + f'{prefix}loaded_at_field: "{LOADED_AT_PLACEHOLDER}"\n'
+    return Fix(title, (Edit(Span(key.line, 0, key.line, 0), text),))
 
 
 def _block_end(lines: list[str], start: int, indent: int) -> int:

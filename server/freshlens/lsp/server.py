@@ -13,6 +13,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from freshlens import __version__
 from freshlens.lsp.convert import to_diagnostic
+from freshlens.rules.v2_resolve import ENGINES
 from freshlens.workspace import Workspace
 
 log = logging.getLogger("freshlens.lsp")
@@ -80,6 +81,11 @@ def apply_settings(ls: FreshlensServer, settings: Any) -> bool:
     ls.ws.severity_overrides = (
         {str(k): str(v).lower() for k, v in overrides.items()} if isinstance(overrides, dict) else {}
     )
+    engine = str(ls.settings.get("engine") or "auto").lower()
+    if engine not in ENGINES:
+        log.warning("setting engine=%r is not one of %s: using auto", engine, ", ".join(ENGINES))
+        engine = "auto"
+    ls.ws.engine = engine
     new_vars = ls.settings.get("vars")
     new_vars = dict(new_vars) if isinstance(new_vars, dict) else {}
     new_env = dict(os.environ) if ls.settings.get("envVars") is True else None
@@ -289,7 +295,7 @@ async def hover(ls: FreshlensServer, params: types.HoverParams) -> types.Hover |
     for proj in ls.ws.projects_for(path):
         if proj.index is None:
             continue
-        md = hover_markdown(proj.index, path, pos.line, pos.character)
+        md = hover_markdown(proj.index, path, pos.line, pos.character, ls.ws.engine)
         if md:
             return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=md))
         for node in proj.index.nodes_in_file(path):

@@ -13,7 +13,7 @@ from typing import Any
 
 from freshlens.index import ProjectIndex
 from freshlens.model import Finding, ParseProblem
-from freshlens.rules import general, model_freshness, source_freshness, state_block
+from freshlens.rules import general, model_freshness, source_freshness, state_block, v2_freshness
 from freshlens.rules.base import Ctx, ScopedIndex
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,11 @@ RULES: tuple[Rule, ...] = (
     model_freshness.python_models,
     model_freshness.updates_on_all,
     source_freshness.source_rules,
+    v2_freshness.sla_values,
+    v2_freshness.sibling_pairs,
+    v2_freshness.top_level_loaded_at,
+    v2_freshness.model_rules,
+    v2_freshness.replace_rules,
     state_block.state_values,
     state_block.state_node_rules,
     state_block.profile_keys,
@@ -42,14 +47,20 @@ RULES: tuple[Rule, ...] = (
 
 
 def run_rules(
-    index: ProjectIndex, problems: list[ParseProblem], scope: frozenset[str] | None = None
+    index: ProjectIndex,
+    problems: list[ParseProblem],
+    scope: frozenset[str] | None = None,
+    engine: str = "auto",
 ) -> list[Finding]:
-    """All findings of a project, or only those in the files of ``scope`` (re-checking an edit)."""
+    """All findings of a project, or only those in the files of ``scope`` (re-checking an edit).
+
+    ``engine`` (``auto``, ``core``, ``v2``, ``both``) overrides what ``require-dbt-version`` says about
+    the dbt engine the project runs on (spec dbt-v2-freshness.md MV14)."""
     if scope is not None:
         view: Any = ScopedIndex(index, scope)
-        ctx = Ctx(view, [p for p in problems if p.loc.path in scope], scope)
+        ctx = Ctx(view, [p for p in problems if p.loc.path in scope], scope, engine)
     else:
-        ctx = Ctx(index, problems)
+        ctx = Ctx(index, problems, engine=engine)
     out: list[Finding] = []
     for rule in RULES:
         try:

@@ -44,6 +44,8 @@ class Ctx:
     index: ProjectIndex
     problems: list[ParseProblem]
     scope: frozenset[str] | None = None
+    # the engine the user says the project runs on (auto | core | v2 | both); auto = require-dbt-version
+    engine: str = "auto"
     _sites: list[Site] | None = field(default=None)
 
     def sites(self) -> list[Site]:

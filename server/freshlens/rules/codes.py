@@ -1,7 +1,8 @@
 """Stable diagnostic codes. A code never changes meaning once released; retire codes, never reuse them.
 
 Each entry: code -> (default severity, spec rule, short title). The spec rule names the section of
-``spec/sao.md`` (``SAO-V1`` …), ``spec/dbt-state.md`` (``STATE-V1`` …) or ``GEN`` for general checks.
+``spec/sao.md`` (``SAO-V1`` …), ``spec/dbt-state.md`` (``STATE-V1`` …), ``spec/dbt-v2-freshness.md``
+(``V2F-MV1`` …) or ``GEN`` for general checks.
 """
 
 from __future__ import annotations
@@ -67,6 +68,19 @@ _TABLE: tuple[Code, ...] = (
     Code("FL129", H, "SAO-V18", "updates_on: all has pitfalls here"),
     Code("FL130", W, "SAO-V5", "unknown key in source freshness"),
     Code("FL131", E, "SAO-V13", "source freshness count must be an integer"),
+    # dbt v2 model freshness SLA (spec/dbt-v2-freshness.md section 3).
+    Code("FL301", E, "V2F-MV1", "model warn_after/error_after needs both count and period"),
+    Code("FL302", E, "V2F-MV2", "model loaded_at_field and loaded_at_query at the same level"),
+    Code("FL303", I, "V2F-MV3", "model loaded_at_field/loaded_at_query: which one dbt v2 uses"),
+    Code("FL304", E, "V2F-MV4", "freshness SLA on an ephemeral model"),
+    Code("FL305", E, "V2F-MV5", "freshness SLA on a view/external model without loaded_at_*"),
+    Code("FL306", W, "V2F-MV8", "model freshness filter without loaded_at_field"),
+    Code("FL307", W, "V2F-MV13", "model loaded_at_* that nothing reads"),
+    Code("FL308", E, "V2F-MV11", "model SLA period must be minute, hour or day"),
+    Code("FL309", W, "V2F-MV12", "model SLA count must be a positive whole number"),
+    Code("FL310", I, "V2F-MV9", "freshness: null does not opt a model out of an inherited SLA"),
+    Code("FL311", I, "V2F-MV10", "a model freshness replaces the inherited one whole: keys are lost"),
+    Code("FL312", W, "V2F-MV7", "model SLA measured by metadata on an adapter without metadata freshness"),
     # dbt State `state:` block (spec/dbt-state.md section 10).
     Code("FL201", W, "STATE-V1", "state is not read on this resource type"),
     Code("FL202", W, "STATE-V2", "state placed where it is not read"),

@@ -9,18 +9,22 @@ from freshlens.index import Setting, is_dynamic, plain
 from freshlens.model import Dynamic, Finding, Loc, Related, Severity
 from freshlens.project.yamlpos import YMap, YScalar
 from freshlens.rules.base import Ctx, did_you_mean, finding, where
+from freshlens.rules.v2_resolve import BOTH, SLA_KEYS, V2, engine_of
 
 PERIODS = ("minute", "hour", "day")
 BUILD_AFTER_KEYS = {"count", "period", "updates_on"}
-SOURCE_ONLY = {"warn_after", "error_after", "filter", "loaded_at_field", "loaded_at_query"}
 
 
 def _jinja_in_sql_string(s: Setting, node: YScalar) -> bool:
     return s.layer == "sql" and isinstance(node.value, str) and ("{{" in node.value or "{%" in node.value)
 
 
-def check_model_freshness(s: Setting) -> Iterator[Finding]:
-    """V1–V6 on one written ``freshness`` value (any level)."""
+def check_model_freshness(s: Setting, engine: str = BOTH) -> Iterator[Finding]:
+    """V1–V6 on one written ``freshness`` value (any level).
+
+    ``engine`` (``v2_freshness.engine_of``) decides what FL106 says about the keys dbt v2 reads as a
+    model SLA and dbt Core 1.x drops (spec dbt-v2-freshness.md C2): nothing on a dbt v2 project.
+    """
     v = s.value
     if s.is_null or is_dynamic(v):
         return
@@ -36,8 +40,17 @@ def check_model_freshness(s: Setting) -> Iterator[Finding]:
         k = str(p.key.value)
         if k == "build_after":
             continue
-        if k in SOURCE_ONLY:
-            why = f"`{k}` is a source freshness key; on a model dbt ignores it. Only `build_after` is read."
+        if k in SLA_KEYS:
+            if engine == V2:
+                continue  # a model SLA key (spec dbt-v2-freshness.md G1): the FL3xx rules check it
+            why = (
+                f"dbt Core 1.x drops `{k}` silently: under a model's `freshness` it reads only `build_after`."
+            )
+            if engine == BOTH:
+                why += (
+                    f" dbt v2 reads `{k}` as part of the model's freshness SLA (checked by `dbt freshness`). "
+                    "Set `require-dbt-version` in dbt_project.yml to say which engine runs this project."
+                )
         elif k == "updates_on":
             why = (
                 "`updates_on` belongs under `build_after`; here dbt drops it (and `updates_on` stays `any`)."
@@ -226,11 +239,12 @@ def project_tree_keys(ctx: Ctx) -> Iterator[Finding]:
 
 def freshness_values(ctx: Ctx) -> Iterator[Finding]:
     """V1–V6 on every place a model freshness is written, once each."""
+    engine = engine_of(ctx)
     for site in ctx.sites():
         s = site.setting
         if s.key != "freshness" or site.resource != "models" or site.where == "properties-top":
             continue
-        yield from check_model_freshness(s)
+        yield from check_model_freshness(s, engine)
 
 
 def misplaced_freshness(ctx: Ctx) -> Iterator[Finding]:

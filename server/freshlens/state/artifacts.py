@@ -4,7 +4,10 @@ Supported versions (spec sao.md §8, dbt-core-oracle.md §3):
 
 * ``manifest.json`` — ``https://schemas.getdbt.com/dbt/manifest/v12.json`` (dbt-core 1.8+ and Fusion)
 * ``run_results.json`` — ``…/dbt/run-results/v6.json`` (dbt-core 1.8+; Fusion adds ``status: "reused"``)
-* ``sources.json`` — ``…/dbt/sources/v3.json`` (both the normal and the ``runtime error`` result shape)
+* ``sources.json`` — ``…/dbt/sources/v3.json`` (both the normal and the ``runtime error`` result shape;
+  dbt-core's lower-case statuses and dbt v2's ``Pass``/``Warn``/``Error``)
+* ``freshness.json`` — ``…/dbt/freshness/v0.json`` (dbt v2 ``dbt freshness``: sources and models with an
+  SLA, each result with its ``resource_type``; spec dbt-v2-freshness.md §5)
 * ``catalog.json`` — ``…/dbt/catalog/v1.json`` (optional; tells whether a relation exists and its type)
 
 Every reader returns frozen values holding only what the planner needs, and raises
@@ -16,6 +19,8 @@ Public API::
     read_manifest(path) -> Manifest
     read_run_results(path) -> RunResults
     read_sources(path) -> SourcesArtifact
+    read_freshness(path) -> SourcesArtifact        # freshness.json
+    read_freshness_artifact(path) -> SourcesArtifact  # either file, told apart by its schema URL
     read_catalog(path) -> Catalog
     normalised_code(text) -> str          # comments removed, whitespace collapsed
     parse_timestamp(text) -> datetime     # aware, UTC
@@ -43,6 +48,7 @@ SUPPORTED_VERSIONS: dict[str, tuple[int, str]] = {
     "manifest": (12, "dbt-core 1.8 or later, or dbt Fusion"),
     "run-results": (6, "dbt-core 1.8 or later, or dbt Fusion"),
     "sources": (3, "dbt-core 1.5 or later, or dbt Fusion"),
+    "freshness": (0, "dbt v2 `dbt freshness`"),
     "catalog": (1, "any dbt-core since 0.20, or dbt Fusion"),
 }
 
@@ -174,8 +180,9 @@ class SourceFreshnessResult:
     unique_id: str
     max_loaded_at: datetime | None
     snapshotted_at: datetime | None
-    status: str  # pass, warn, error, runtime error
+    status: str  # pass, warn, error, runtime error (lower-case whatever the engine wrote)
     error: str | None
+    resource_type: str = "source"  # freshness.json also holds "model" (an SLA result, display only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -548,27 +555,87 @@ def read_run_results(path: str | Path) -> RunResults:
 # --------------------------------------------------------------------------------------------- sources
 
 
+# dbt-core writes lower-case statuses; dbt v2 writes its enum's names, Pass/Warn/Error (spec
+# dbt-v2-freshness.md A3, A6). Stored lower-case so every consumer sees one spelling.
+FRESHNESS_STATUSES = frozenset({"pass", "warn", "error", "runtime error"})
+
+
+def _freshness_status(r: _Reader, value: object, where: str) -> str:
+    text = r.text(value, where)
+    status = text.lower()
+    if status not in FRESHNESS_STATUSES:
+        raise ArtifactError(
+            f"{r.path}: {r.label} field `{where}` is {text!r}; freshlens knows pass, warn, error and "
+            "runtime error (any case). Is the file from a newer dbt? Upgrade freshlens, or leave the file out."
+        )
+    return status
+
+
+def _freshness_results(r: _Reader, data: JSONDict, with_resource_type: bool) -> list[SourceFreshnessResult]:
+    results: list[SourceFreshnessResult] = []
+    for i, raw in enumerate(r.array(data.get("results"), "results")):
+        where = f"results[{i}]"
+        res = r.obj(raw, where)
+        uid = r.text(res.get("unique_id"), f"{where}.unique_id")
+        resource_type = "source"
+        if with_resource_type:
+            resource_type = r.text(res.get("resource_type"), f"{where}.resource_type")
+            if resource_type not in ("source", "model") or not uid.startswith(f"{resource_type}."):
+                raise r.fail(
+                    f"{where}.resource_type",
+                    f"is {resource_type!r} for {uid!r}; freshness.json v0 holds sources and models only",
+                )
+        error = res.get("error")
+        results.append(
+            SourceFreshnessResult(
+                unique_id=uid,
+                max_loaded_at=r.opt_time(res.get("max_loaded_at"), f"{where}.max_loaded_at"),
+                snapshotted_at=r.opt_time(res.get("snapshotted_at"), f"{where}.snapshotted_at"),
+                status=_freshness_status(r, res.get("status"), f"{where}.status"),
+                error=None if error is None else str(error),
+                resource_type=resource_type,
+            )
+        )
+    return results
+
+
 def read_sources(path: str | Path) -> SourcesArtifact:
     """Read ``sources.json`` v3; a ``{unique_id, error, status: "runtime error"}`` result keeps its error."""
     p = Path(path)
     r = _Reader(p, "sources.json")
     data = _load_json(p, r.label)
     meta = _check_meta(r, data, "sources")
-    results: list[SourceFreshnessResult] = []
-    for i, raw in enumerate(r.array(data.get("results"), "results")):
-        where = f"results[{i}]"
-        res = r.obj(raw, where)
-        error = res.get("error")
-        results.append(
-            SourceFreshnessResult(
-                unique_id=r.text(res.get("unique_id"), f"{where}.unique_id"),
-                max_loaded_at=r.opt_time(res.get("max_loaded_at"), f"{where}.max_loaded_at"),
-                snapshotted_at=r.opt_time(res.get("snapshotted_at"), f"{where}.snapshotted_at"),
-                status=r.text(res.get("status"), f"{where}.status"),
-                error=None if error is None else str(error),
-            )
-        )
-    return SourcesArtifact(meta=meta, results=tuple(results))
+    return SourcesArtifact(meta=meta, results=tuple(_freshness_results(r, data, False)))
+
+
+def read_freshness(path: str | Path) -> SourcesArtifact:
+    """Read dbt v2's ``freshness.json`` (schema ``freshness/v0``): source and model SLA results.
+
+    dbt v2 leaves a node whose measurement failed out of the file (spec dbt-v2-freshness.md A5), so
+    every result is measured; ``model.*`` results are display-only (S5).
+    """
+    p = Path(path)
+    r = _Reader(p, "freshness.json")
+    data = _load_json(p, r.label)
+    meta = _check_meta(r, data, "freshness")
+    return SourcesArtifact(meta=meta, results=tuple(_freshness_results(r, data, True)))
+
+
+def read_freshness_artifact(path: str | Path) -> SourcesArtifact:
+    """Read a ``sources.json`` or a ``freshness.json``, told apart by ``metadata.dbt_schema_version``
+    (not by the file name, spec dbt-v2-freshness.md A1)."""
+    p = Path(path)
+    data = _load_json(p, "source freshness file")
+    metadata = data.get("metadata")
+    url = metadata.get("dbt_schema_version") if isinstance(metadata, dict) else None
+    match = _VERSION_URL.search(url) if isinstance(url, str) else None
+    if match is not None and match.group(1) == "freshness":
+        r = _Reader(p, "freshness.json")
+        meta = _check_meta(r, data, "freshness")
+        return SourcesArtifact(meta=meta, results=tuple(_freshness_results(r, data, True)))
+    r = _Reader(p, "sources.json")
+    meta = _check_meta(r, data, "sources")
+    return SourcesArtifact(meta=meta, results=tuple(_freshness_results(r, data, False)))
 
 
 # --------------------------------------------------------------------------------------------- catalog

@@ -1,9 +1,11 @@
-"""Current source freshness: from a current ``sources.json``, or from a live read-only DuckDB.
+"""Current source freshness: from a current ``sources.json`` / ``freshness.json``, or a live read-only DuckDB.
 
 The planner asks "does this source have new data since the model's last build?" and needs the source's
 ``max_loaded_at`` *now*. Two ways to get it:
 
-* :func:`current_freshness_from_file` — a ``sources.json`` written by ``dbt source freshness`` just now.
+* :func:`current_freshness_from_file` — a ``sources.json`` written by ``dbt source freshness`` just now,
+  or a ``freshness.json`` written by dbt v2's ``dbt freshness`` (its source results; model SLA results
+  never feed build/reuse, spec dbt-v2-freshness.md S5).
 * :func:`live_duckdb_freshness` — query the DuckDB file read-only, as dbt would (spec sao.md S1/S2):
   ``loaded_at_query`` (``{{ this }}`` replaced by the relation) wins over ``loaded_at_field``
   (``select max(<field>) from <relation> [where <filter>]``). Only a single ``SELECT``/``WITH`` statement
@@ -35,7 +37,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from freshlens.state.artifacts import ManifestSource, StateError, parse_timestamp, read_sources
+from freshlens.state.artifacts import ManifestSource, StateError, parse_timestamp, read_freshness_artifact
 
 # SourceFreshnessNow.status values
 MEASURED = "measured"  # max_loaded_at is known
@@ -109,14 +111,18 @@ def _failed_note(error: str) -> str:
 def current_freshness_from_file(
     path: str | Path, expected: Iterable[str] = ()
 ) -> dict[str, SourceFreshnessNow]:
-    """Current freshness from a ``sources.json``; ``expected`` source ids absent from it get a D6.2 note.
+    """Current freshness from a ``sources.json`` or ``freshness.json``; ``expected`` source ids absent
+    from it get a D6.2 note.
 
-    dbt-core 1.11 leaves errored sources out of the file; older files and Fusion keep them as
-    ``{unique_id, error, status: "runtime error"}``. Both end up as non-measured entries.
+    dbt-core 1.11 and dbt v2 leave errored sources out of the file; older files and Fusion keep them as
+    ``{unique_id, error, status: "runtime error"}``. Both end up as non-measured entries. The ``model.*``
+    results of a ``freshness.json`` are SLA checks of models, not source freshness: they are left out.
     """
-    artifact = read_sources(path)
+    artifact = read_freshness_artifact(path)
     out: dict[str, SourceFreshnessNow] = {}
     for res in artifact.results:
+        if res.resource_type != "source":
+            continue
         if res.max_loaded_at is not None:
             out[res.unique_id] = SourceFreshnessNow(
                 res.unique_id, res.max_loaded_at, MEASURED, "", res.status

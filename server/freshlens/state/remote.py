@@ -21,9 +21,9 @@ from typing import Any
 from freshlens.state.artifacts import ArtifactError, parse_timestamp
 from freshlens.state.store import IngestReport, StateStore
 
-ARTIFACT_NAMES = ("manifest.json", "run_results.json", "sources.json", "catalog.json")
+ARTIFACT_NAMES = ("manifest.json", "run_results.json", "sources.json", "freshness.json", "catalog.json")
 # The file whose generated_at dates a run, best first (run_results is written when the build ends).
-_DATING = ("run_results.json", "sources.json", "manifest.json", "catalog.json")
+_DATING = ("run_results.json", "sources.json", "freshness.json", "manifest.json", "catalog.json")
 EXTRAS = {
     "s3": "s3",
     "s3a": "s3",

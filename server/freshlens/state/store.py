@@ -10,6 +10,7 @@ one run's artifacts directory and merges it in, in a single transaction:
   ``reused`` results update the status and reason only. Results of commands that build nothing
   (``dbt compile``, ``dbt docs generate``, ``dbt show`` …) are ignored: they report ``success`` too.
 * ``sources.json`` (optional, may be alone in the directory): one history row per source and run.
+  dbt v2's ``freshness.json`` is read the same way (its source results; model SLA results are not kept).
 * ``catalog.json`` (optional): whether each node's and source's relation exists, and its type.
 
 Guarantees: ingesting the same artifacts twice changes nothing (keyed on invocation id + generated_at);
@@ -68,9 +69,9 @@ from freshlens.state.artifacts import (
     canonical_json,
     parse_timestamp,
     read_catalog,
+    read_freshness_artifact,
     read_manifest,
     read_run_results,
-    read_sources,
 )
 from freshlens.state.repair import (
     BUSY_TIMEOUT_S,
@@ -102,10 +103,13 @@ NON_BUILDING_COMMANDS = frozenset(
     {"compile", "generate", "docs", "show", "list", "ls", "parse", "debug", "run-operation", "freshness"}
 )
 
+# Source freshness artifacts of a run folder: dbt-core's / dbt source freshness', and dbt v2 dbt freshness'.
+FRESHNESS_FILES = ("sources.json", "freshness.json")
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ingested (
-    kind TEXT NOT NULL,               -- run_results | sources | catalog | manifest
+    kind TEXT NOT NULL,               -- run_results | sources | freshness | catalog | manifest
     invocation_id TEXT NOT NULL,
     generated_at TEXT NOT NULL,
     source_dir TEXT NOT NULL,
@@ -437,12 +441,12 @@ class StateStore:
         """Ingest one folder; ``keep`` is the kept entry being replayed by a rebuild (nothing is kept again)."""
         if not d.is_dir():
             raise ArtifactError(f"{d}: not a directory. Give the run's target/ directory (or a copy of it).")
-        names = {n: d / n for n in ("manifest.json", "run_results.json", "sources.json", "catalog.json")}
+        names = {n: d / n for n in ("manifest.json", "run_results.json", *FRESHNESS_FILES, "catalog.json")}
         present = {n for n, p in names.items() if p.is_file()}
         if not present:
             raise ArtifactError(
                 f"{d}: no dbt artifacts found. Expected manifest.json + run_results.json from a dbt build, "
-                "and/or sources.json from dbt source freshness."
+                "and/or sources.json from dbt source freshness (freshness.json from dbt v2's dbt freshness)."
             )
         if "run_results.json" in present and "manifest.json" not in present:
             raise ArtifactError(
@@ -452,7 +456,8 @@ class StateStore:
         # Read and validate everything before touching the database.
         manifest = read_manifest(names["manifest.json"]) if "manifest.json" in present else None
         run = read_run_results(names["run_results.json"]) if "run_results.json" in present else None
-        sources = read_sources(names["sources.json"]) if "sources.json" in present else None
+        # sources.json and, from dbt v2's `dbt freshness`, freshness.json (sources and model SLAs)
+        freshness = [(n, read_freshness_artifact(names[n])) for n in FRESHNESS_FILES if n in present]
         catalog = read_catalog(names["catalog.json"]) if "catalog.json" in present else None
 
         report = IngestReport(directory=origin or str(d))
@@ -460,7 +465,7 @@ class StateStore:
             (kind, art.meta)
             for kind, art in (
                 ("run_results", run),
-                ("sources", sources),
+                *((name.split(".")[0], art) for name, art in freshness),
                 ("manifest", manifest),
                 ("catalog", catalog),
             )
@@ -474,8 +479,8 @@ class StateStore:
                     self._ingest_manifest(manifest, report)
                 if run is not None and manifest is not None:
                     self._ingest_run(run, manifest, report)
-                if sources is not None:
-                    self._ingest_sources(sources, report)
+                for name, sources in freshness:
+                    self._ingest_sources(sources, report, name)
                 if catalog is not None:
                     self._ingest_catalog(catalog, manifest, report)
                 if keep is not None:
@@ -634,15 +639,24 @@ class StateStore:
                 f"{unknown} result(s) name nodes missing from manifest.json; is the manifest from the same run?"
             )
 
-    def _ingest_sources(self, sources: SourcesArtifact, report: IngestReport) -> None:
+    def _ingest_sources(self, sources: SourcesArtifact, report: IngestReport, name: str) -> None:
         meta = sources.meta
-        report.read.append("sources.json")
+        report.read.append(name)
         if meta.invocation_id not in report.invocation_ids:
             report.invocation_ids.append(meta.invocation_id)
-        if not self._claim("sources", meta.invocation_id, meta.generated_at, report.directory):
-            report.already_ingested.append("sources.json")
+        kind = "freshness" if name == "freshness.json" else "sources"
+        if not self._claim(kind, meta.invocation_id, meta.generated_at, report.directory):
+            report.already_ingested.append(name)
             return
+        # A model's SLA result never feeds build/reuse (spec dbt-v2-freshness.md S1-S5): keep sources only.
+        models = sum(1 for res in sources.results if res.resource_type != "source")
+        if models:
+            report.notes.append(
+                f"{name}: {models} model SLA result(s) not stored (they never decide a build)"
+            )
         for res in sources.results:
+            if res.resource_type != "source":
+                continue
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO source_observations (source_id, invocation_id, generated_at, "
                 "snapshotted_at, max_loaded_at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -130,6 +130,94 @@ def run(tmp_path: Path, files: dict[str, str], target: str, code: str) -> tuple[
             "models/m.sql",
             "FL204",
         ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      materialized: table\n      freshness:\n        warn_after: {count: 24}\n",
+            },
+            "models/s.yml",
+            "FL301",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      materialized: table\n      freshness:\n        error_after:\n          period: day\n    description: x\n",
+            },
+            "models/s.yml",
+            "FL301",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "{{ config(materialized='table', freshness={'warn_after': {'count': 2}}) }}\nselect 1",
+            },
+            "models/m.sql",
+            "FL301",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      freshness:\n        warn_after: {count: 1, period: day}\n        loaded_at_field: a\n        loaded_at_query: select 1\n",
+            },
+            "models/s.yml",
+            "FL302",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      tags: [x]\n      freshness:\n        warn_after: {count: 1, period: day}\n",
+            },
+            "models/s.yml",
+            "FL305",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "{{ config(freshness={'error_after': {'count': 2, 'period': 'day'}}) }}\nselect 1",
+            },
+            "models/m.sql",
+            "FL305",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\nmodels:\n  p:\n    +materialized: table\n    +freshness:\n      warn_after: {count: 1, period: day}\n",
+                "models/m.sql": "{{ config(freshness=none) }}\nselect 1",
+            },
+            "models/m.sql",
+            "FL310",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\nmodels:\n  p:\n    +materialized: table\n    +freshness:\n      warn_after: {count: 1, period: day}\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      freshness: null\n",
+            },
+            "models/s.yml",
+            "FL310",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "profiles.yml": "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: p.duckdb\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      materialized: table\n      freshness:\n        warn_after: {count: 1, period: day}\n",
+            },
+            "models/s.yml",
+            "FL312",
+        ),
+        (
+            {
+                "dbt_project.yml": "name: p\nversion: '1.0'\nprofile: p\n",
+                "models/m.sql": "select 1",
+                "models/s.yml": "version: 2\nmodels:\n  - name: m\n    loaded_at_field: updated_at\n    config:\n      materialized: table\n      freshness:\n        warn_after: {count: 1, period: day}\n",
+            },
+            "models/s.yml",
+            "FL307",
+        ),
     ],
 )
 def test_fix_removes_the_finding(tmp_path: Path, files: dict[str, str], target: str, code: str) -> None:
@@ -149,6 +237,16 @@ def test_drop_loaded_at_refuses_flow_style() -> None:
         )
         is None
     )
+
+
+def test_add_loaded_at_field_inserts_a_visible_placeholder_and_refuses_duplicates() -> None:
+    lines = ["    config:", "      freshness:", "        warn_after: {count: 1, period: day}"]
+    qf = quick_fix("add_loaded_at_field", "FL305", Span(1, 6, 1, 15), lines, False)
+    assert qf is not None and qf.edits[0].new_text == '      loaded_at_field: "<timestamp_column>"\n'
+    empty = ["    config:", '      loaded_at_field: ""', "      freshness:", "        warn_after: {}"]
+    assert quick_fix("add_loaded_at_field", "FL305", Span(2, 6, 2, 15), empty, False) is None
+    flow = ["    config: {freshness: {warn_after: {count: 1, period: day}}}"]
+    assert quick_fix("add_loaded_at_field", "FL305", Span(0, 13, 0, 22), flow, False) is None
 
 
 @pytest.mark.parametrize(
