@@ -85,8 +85,14 @@ def say(engine: str, v2: str, core: str) -> str:
 
 
 def v2_only(engine: str) -> Severity | None:
-    """v2-only parse errors are information on a dbt Core project (MV14, C4)."""
-    return Severity.INFORMATION if engine == CORE else None
+    """Severity of a problem only dbt v2 rejects: information on a dbt Core project (MV14, C4); a warning
+    when the project does not say its engine (``both``), because dbt Core parses it and ``check`` must not
+    fail a project its own dbt accepts; the code's own severity (an error) on a v2 project."""
+    if engine == CORE:
+        return Severity.INFORMATION
+    if engine == BOTH:
+        return Severity.WARNING
+    return None
 
 
 # ---------------------------------------------------------------------------- effective (P2–P5)
