@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 
 from freshlens.index import Node, ProjectIndex
+from freshlens.sql import analyse, semantic_key
 from freshlens.state.artifacts import normalised_code
 from freshlens.state.snapshot import NodeState
 
@@ -34,12 +35,20 @@ def code_change(
     macros: Mapping[str, str] | None = None,
     index: ProjectIndex | None = None,
     texts: Mapping[str, str] | None = None,
+    *,
+    recorded: str | None = None,
+    ignore_aliases: bool = True,
 ) -> tuple[str, bool]:
     """(what changed, cosmetic_only). ``""`` when nothing we can see changed.
 
     Compared with the last build's fingerprint: the SQL body (comments/whitespace-only edits are
     "cosmetic"), the materialization, the project's macros the model calls (spec sao.md C2
     `modified.macros`), and the relation (D4: database/schema/alias changes bust the cache).
+
+    With ``recorded`` (the code of the last build, checked against its hash) the two versions are
+    also compared by SQL structure (sqlglot, :func:`freshlens.sql.semantic_key`): an edit that only
+    changes layout, keyword case or — with ``ignore_aliases``, dbt State's semantic hash (spec
+    dbt-state.md §4 C1) — table aliases is cosmetic too.
     """
     macros = macros or {}
     fp = ns.fingerprint
@@ -49,6 +58,16 @@ def code_change(
     if _sha(raw) != fp.raw_code_sha256:
         if _sha(normalised_code(raw)) == fp.normalised_code_sha256:
             return "comments/whitespace only", True
+        if recorded is not None and _sha(recorded) == fp.raw_code_sha256:
+            adapter = index.adapter_type if index is not None else None
+            old = semantic_key(analyse(recorded, adapter), ignore_aliases)
+            if old is not None and old == semantic_key(analyse(raw, adapter), ignore_aliases):
+                what = (
+                    "layout, case, comments or table aliases"
+                    if ignore_aliases
+                    else "layout, case or comments"
+                )
+                return f"formatting only (same SQL structure: {what})", True
         return "SQL body", False
     mat = node.materialized
     if isinstance(mat, str) and fp.materialized and mat != fp.materialized:
