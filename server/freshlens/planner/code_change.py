@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 
 from freshlens.index import Node, ProjectIndex
-from freshlens.sql import analyse, semantic_key
+from freshlens.sql import code_key
 from freshlens.state.artifacts import normalised_code
 from freshlens.state.snapshot import NodeState
 
@@ -60,8 +60,8 @@ def code_change(
             return "comments/whitespace only", True
         if recorded is not None and _sha(recorded) == fp.raw_code_sha256:
             adapter = index.adapter_type if index is not None else None
-            old = semantic_key(analyse(recorded, adapter), ignore_aliases)
-            if old is not None and old == semantic_key(analyse(raw, adapter), ignore_aliases):
+            old = code_key(recorded, adapter, ignore_aliases)
+            if old is not None and old == code_key(raw, adapter, ignore_aliases):
                 what = (
                     "layout, case, comments or table aliases"
                     if ignore_aliases

@@ -33,7 +33,7 @@ from freshlens.planner.core import (
     unmeasurable_why,
 )
 from freshlens.planner.descendants import descendant_note
-from freshlens.sql import analyse, relation_stars, star_uses
+from freshlens.sql import star_report
 from freshlens.state.artifacts import normalised_code
 
 DEFAULT_TOLERANCE = 45 * 60
@@ -339,10 +339,11 @@ def _view_select_star(node: Node, inp: PlanInputs, d: Decision) -> bool:
     text = current_text(node, inp)
     if text is None:
         return False
-    s = analyse(raw_code(node, text), inp.index.adapter_type)
-    if s.tree is None:
-        if "*" not in normalised_code(text):
-            return False  # no `*` anywhere: R18's select * cannot apply, parsed or not
+    code = raw_code(node, text)
+    if "*" not in normalised_code(code):
+        return False  # no `*` anywhere, so no select *: nothing to parse
+    s = star_report(code, inp.index.adapter_type)
+    if not s.parsed:
         d.action, d.rule, d.reason, d.confidence = (
             BUILD,
             "STATE R18",
@@ -355,9 +356,8 @@ def _view_select_star(node: Node, inp: PlanInputs, d: Decision) -> bool:
             "prove its column set, so freshlens predicts Build (§5.1)"
         )
         return True
-    direct = relation_stars(s)
-    if direct:
-        star = direct[0]
+    if s.direct:
+        star = s.direct[0]
         d.action, d.rule, d.reason, d.confidence = (
             BUILD,
             "STATE R18",
@@ -373,10 +373,9 @@ def _view_select_star(node: Node, inp: PlanInputs, d: Decision) -> bool:
         if s.flattened:
             d.notes.append("the view's Jinja control flow was flattened to parse it: both branches counted")
         return True
-    over = [u for u in star_uses(s) if not u.relation]
-    if over:
+    if s.over:
         d.notes.append(
-            f"`{over[0].text}` reads from {over[0].over} (a CTE or subquery), not a relation: "
+            f"`{s.over[0].text}` reads from {s.over[0].over} (a CTE or subquery), not a relation: "
             "no rebuild for select * (§5.1)"
         )
     return False

@@ -44,7 +44,8 @@ def dialect_for(adapter_type: str | None) -> str:
     return name if name in _KNOWN_DIALECTS else ""
 
 
-_JINJA = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}|\{#.*?#\}", re.DOTALL)
+_OPEN = re.compile(r"\{\{|\{%|\{#")
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.DOTALL)
 _SET_BLOCK = re.compile(r"\{%-?\s*set\s+\w+\s*-?%\}.*?\{%-?\s*endset\s*-?%\}", re.DOTALL)
 _CALL = re.compile(r"^\s*(ref|source)\s*\((.*)\)\s*$", re.DOTALL)
 _ARG = re.compile(r"""\s*(?:(\w+)\s*=\s*)?('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\d+)\s*(?:,|$)""")
@@ -115,9 +116,8 @@ def plain_sql(text: str) -> PlainSql:
     flattened = False
     tags: list[str] = []
 
-    def replace(m: re.Match[str]) -> str:
+    def replace(expr: str | None, tag: str | None) -> str:
         nonlocal flattened
-        expr, tag = m.group(1), m.group(2)
         if expr is not None:
             inner = expr.strip().strip("-").strip()
             if inner.startswith("config(") or inner.startswith("config "):
@@ -141,4 +141,43 @@ def plain_sql(text: str) -> PlainSql:
         return " "
 
     without_sets = _SET_BLOCK.sub(drop_set, text)
-    return PlainSql(_JINJA.sub(replace, without_sets), relations, flattened, tuple(tags))
+    out: list[str] = []
+    pos = 0
+    for start, end, closed, kind in _jinja_spans(without_sets):
+        out.append(without_sets[pos:start])
+        inner = without_sets[start + 2 : end - 2 if closed else end]
+        out.append(replace(inner if kind == "{{" else None, inner if kind == "{%" else None))
+        pos = end
+    out.append(without_sets[pos:])
+    return PlainSql("".join(out), relations, flattened, tuple(tags))
+
+
+def _jinja_spans(text: str) -> list[tuple[int, int, bool, str]]:
+    """(start, end, closed, opener) of each ``{{ }}``, ``{% %}`` and ``{# #}``; an expression ends at the
+    first closer outside string literals and brackets, so ``config(x={'a': {'b': 1}})`` is one span.
+    An unclosed one runs to the end of the text."""
+    spans: list[tuple[int, int, bool, str]] = []
+    pos = 0
+    n = len(text)
+    while (m := _OPEN.search(text, pos)) is not None:
+        start, opener = m.start(), m.group(0)
+        closer = {"{{": "}}", "{%": "%}", "{#": "#}"}[opener]
+        i, depth = m.end(), 0
+        end = n
+        while i < n:
+            c = text[i]
+            if opener != "{#" and c in "'\"":
+                lit = _STRING.match(text, i)
+                i = lit.end() if lit else n
+                continue
+            if depth == 0 and text.startswith(closer, i):
+                end = i + 2
+                break
+            if opener != "{#" and c in "([{":
+                depth += 1
+            elif opener != "{#" and c in ")]}" and depth > 0:
+                depth -= 1
+            i += 1
+        spans.append((start, end, end < n or text.endswith(closer), opener))
+        pos = end
+    return spans

@@ -40,7 +40,7 @@ class SqlStructure:
         return table.sql(dialect=self.dialect or None)
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=256)  # trees are large; callers that run on every plan cache their small results
 def analyse(text: str, adapter_type: str | None = None) -> SqlStructure:
     """Parse a model's Jinja SQL (see :mod:`freshlens.sql.placeholders`) in its adapter's dialect,
     falling back to sqlglot's generic dialect when that fails."""
@@ -124,6 +124,32 @@ def relation_stars(s: SqlStructure) -> list[StarUse]:
     return [u for u in star_uses(s) if u.relation]
 
 
+@dataclass(frozen=True, slots=True)
+class StarReport:
+    """What §5.1 needs to know about one view's SQL."""
+
+    parsed: bool
+    problem: str  # why it was not parsed
+    flattened: bool
+    direct: tuple[StarUse, ...]  # stars straight from a relation
+    over: tuple[StarUse, ...]  # stars over a CTE or subquery
+
+
+@lru_cache(maxsize=8192)
+def star_report(text: str, adapter_type: str | None = None) -> StarReport:
+    """:func:`star_uses` of a model's SQL, kept per text: the planner asks for every view on every
+    plan, and parsing costs milliseconds while the answer is a few bytes."""
+    s = analyse(text, adapter_type)
+    uses = star_uses(s)
+    return StarReport(
+        s.tree is not None,
+        s.problem,
+        s.flattened,
+        tuple(u for u in uses if u.relation),
+        tuple(u for u in uses if not u.relation),
+    )
+
+
 def _canonical_aliases(tree: exp.Expr) -> exp.Expr:
     """A copy where table aliases do not matter: single-source scopes drop the alias and the column
     qualifiers; other scopes name each table's alias after the table (``orders``, ``orders_2``)."""
@@ -154,6 +180,13 @@ def _canonical_aliases(tree: exp.Expr) -> exp.Expr:
                 new = renamed[col.table]
                 col.set("table", exp.to_identifier(new) if new else None)
     return tree
+
+
+@lru_cache(maxsize=4096)
+def code_key(text: str, adapter_type: str | None = None, ignore_aliases: bool = True) -> str | None:
+    """:func:`semantic_key` of a model's SQL, kept per text (the last build's side is asked again on
+    every plan)."""
+    return semantic_key(analyse(text, adapter_type), ignore_aliases)
 
 
 def semantic_key(s: SqlStructure, ignore_aliases: bool = True) -> str | None:

@@ -68,6 +68,23 @@ def test_config_comments_and_set_blocks_are_removed_and_control_flow_flagged() -
     assert p.tags[0].startswith("{% set cols %}") and "if is_incremental()" in p.tags
 
 
+def test_a_jinja_expression_ends_at_its_own_closer_not_one_inside_a_dict_or_string() -> None:
+    p = plain_sql(
+        "{{ config(freshness={'build_after': {'count': 1, 'period': 'hour'}}) }}\n"
+        "select {{ \"}}\" }} as x from {{ ref('m') }}"
+    )
+    assert p.sql.split()[:2] == ["select", p.sql.split()[1]] and p.sql.split()[1].startswith("__jinja_")
+    assert p.sql.split()[2:] == ["as", "x", "from", "__ref_m"]
+
+
+def test_an_unclosed_jinja_expression_runs_to_the_end() -> None:
+    assert plain_sql("select 1 {{ ref('m')").sql.split() == ["select", "1", p_digest("ref('m')")]
+
+
+def p_digest(inner: str) -> str:
+    return plain_sql("{{ " + inner + " }}x").sql.split()[0]
+
+
 @pytest.mark.parametrize(
     ("adapter", "dialect"),
     [("duckdb", "duckdb"), ("snowflake", "snowflake"), ("sqlserver", "tsql"), ("my_adapter", ""), (None, "")],
