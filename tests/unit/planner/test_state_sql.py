@@ -13,6 +13,7 @@ import pytest
 
 from freshlens.planner.core import BUILD, REUSE
 from freshlens.planner.gather import PlanOptions, recorded_code, run_plan
+from freshlens.state import StateStore
 from freshlens.workspace import Workspace
 
 from .helpers import NOW, Scenario, ago, expect
@@ -317,3 +318,24 @@ def test_recorded_code_keeps_only_the_code_of_the_last_build(tmp_path: Path) -> 
     old = OLD_SQL.strip()
     assert recorded_code(sc.state(), {uid: old}) == {uid: old}
     assert recorded_code(sc.state(), {uid: LAYOUT_ONLY.strip()}) == {}  # another run's code: not this build's
+
+
+def test_an_unreadable_manifest_of_the_last_run_is_reported_not_skipped(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(ART / "run1", run)
+    store_path = tmp_path / "state.db"
+    with StateStore(store_path) as store:
+        store.ingest(run)
+    (run / "manifest.json").write_text("{ truncated", encoding="utf-8")  # overwritten since the ingest
+    project = tmp_path / "project"
+    shutil.copytree(ART / "tiny_project", project)
+    ws = Workspace([str(project)])
+    ws.load()
+    (proj,) = ws.projects.values()
+    assert proj.index is not None
+    texts = {n.path: Path(n.path).read_text(encoding="utf-8") for n in proj.index.nodes.values() if n.path}
+    res = run_plan(proj.index, PlanOptions(state=str(store_path), regime="dbt-state", at=NOW), texts)
+    assert len(res.problems) == 1
+    assert "manifest.json is not valid JSON" in res.problems[0]
+    assert "only needed to compare code changes by SQL structure" in res.problems[0]
+    expect(res.decisions["model.tiny.stg_orders"], BUILD, "query changed", "STATE R14")
