@@ -55,10 +55,11 @@ def code_change(
     if fp is None or file_text is None:
         return "", False
     raw = raw_code(node, file_text)
+    body = ""  # a cosmetic body edit: reported only when nothing below changed
     if _sha(raw) != fp.raw_code_sha256:
         if _sha(normalised_code(raw)) == fp.normalised_code_sha256:
-            return "comments/whitespace only", True
-        if recorded is not None and _sha(recorded) == fp.raw_code_sha256:
+            body = "comments/whitespace only"
+        elif recorded is not None and _sha(recorded) == fp.raw_code_sha256:
             adapter = index.adapter_type if index is not None else None
             old = code_key(recorded, adapter, ignore_aliases)
             if old is not None and old == code_key(raw, adapter, ignore_aliases):
@@ -67,8 +68,9 @@ def code_change(
                     if ignore_aliases
                     else "layout, case or comments"
                 )
-                return f"formatting only (same SQL structure: {what})", True
-        return "SQL body", False
+                body = f"formatting only (same SQL structure: {what})"
+        if not body:
+            return "SQL body", False
     mat = node.materialized
     if isinstance(mat, str) and fp.materialized and mat != fp.materialized:
         return f"materialization ({fp.materialized} → {mat})", False
@@ -100,4 +102,4 @@ def code_change(
         and not fp.relation.schema.lower().endswith(schema.lower())
     ):
         return f"relation (schema {fp.relation.schema} → …{schema})", False
-    return "", False
+    return body, bool(body)

@@ -62,8 +62,8 @@ class PlainSql:
         default_factory=dict
     )  # placeholder -> "ref('m')" / "source('raw', 't')"
     flattened: bool = False  # Jinja control flow was dropped: both branches of an if are in ``sql``
-    # the dropped ``{% … %}`` tags and ``{% set %}`` blocks, whitespace collapsed: two versions whose SQL
-    # parses the same still differ when these do
+    # the dropped ``{% … %}`` tags, ``{% set %}`` blocks and ``config()`` calls, whitespace collapsed:
+    # two versions whose SQL parses the same still differ when these do
     tags: tuple[str, ...] = ()
 
 
@@ -121,6 +121,7 @@ def plain_sql(text: str) -> PlainSql:
         if expr is not None:
             inner = expr.strip().strip("-").strip()
             if inner.startswith("config(") or inner.startswith("config "):
+                tags.append(" ".join(inner.split()))  # configs are not SQL, but an edit still counts
                 return " "
             call = _call(inner)
             if call is not None:

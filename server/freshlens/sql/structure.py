@@ -203,4 +203,4 @@ def semantic_key(s: SqlStructure, ignore_aliases: bool = True) -> str | None:
         return None
     tree = _canonical_aliases(s.tree) if ignore_aliases else s.tree
     key = tree.sql(dialect=s.dialect or None, comments=False, normalize=True)
-    return key + "".join(f"\n{{% {t} %}}" for t in s.jinja_tags)
+    return key + "".join(f"\n-- jinja: {t}" for t in s.jinja_tags)

@@ -339,3 +339,33 @@ def test_an_unreadable_manifest_of_the_last_run_is_reported_not_skipped(tmp_path
     assert "manifest.json is not valid JSON" in res.problems[0]
     assert "only needed to compare code changes by SQL structure" in res.problems[0]
     expect(res.decisions["model.tiny.stg_orders"], BUILD, "query changed", "STATE R14")
+
+
+@pytest.mark.parametrize("regime", ["dbt-state", "sao"])
+@pytest.mark.parametrize(
+    "config",
+    ["{{ config(materialized='view') }}\n", "{{ config(materialized='table', unique_key='id') }}\n"],
+)
+def test_c2_c3_a_config_call_edit_is_not_formatting(tmp_path: Path, regime: str, config: str) -> None:
+    """The SQL parses the same once config() is taken out, but the edit still counts (C2 execution type,
+    C3 semantic extras such as unique_key)."""
+    d = edited(tmp_path, OLD_SQL.replace(TABLE, config)).decide("m", regime)
+    expect(d, BUILD)
+    assert d.code_change == "SQL body"
+
+
+def test_c2_a_materialization_change_in_yaml_is_seen_behind_a_comment_only_edit(tmp_path: Path) -> None:
+    sql = "select o.id, o.amount -- the amount\nfrom {{ source('raw', 't') }} as o where o.amount > 0"
+    sc = Scenario(
+        tmp_path,
+        {
+            "models/sources.yml": SOURCES,
+            "models/m.sql": sql,
+            "models/m.yml": "version: 2\nmodels:\n  - name: m\n    config:\n      materialized: table\n",
+        },
+    )
+    sc.built("m", B, code=sql.replace(" -- the amount", ""), materialized="view")
+    sc.fresh("raw.t", B - timedelta(hours=1))
+    d = sc.decide("m", "dbt-state")
+    expect(d, BUILD, "query changed", "STATE R14")
+    assert d.code_change == "materialization (view → table)"
