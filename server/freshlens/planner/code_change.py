@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 
 from freshlens.index import Node, ProjectIndex
+from freshlens.sql import code_key
 from freshlens.state.artifacts import normalised_code
 from freshlens.state.snapshot import NodeState
 
@@ -34,22 +35,42 @@ def code_change(
     macros: Mapping[str, str] | None = None,
     index: ProjectIndex | None = None,
     texts: Mapping[str, str] | None = None,
+    *,
+    recorded: str | None = None,
+    ignore_aliases: bool = True,
 ) -> tuple[str, bool]:
     """(what changed, cosmetic_only). ``""`` when nothing we can see changed.
 
     Compared with the last build's fingerprint: the SQL body (comments/whitespace-only edits are
     "cosmetic"), the materialization, the project's macros the model calls (spec sao.md C2
     `modified.macros`), and the relation (D4: database/schema/alias changes bust the cache).
+
+    With ``recorded`` (the code of the last build, checked against its hash) the two versions are
+    also compared by SQL structure (sqlglot, :func:`freshlens.sql.semantic_key`): an edit that only
+    changes layout, keyword case or — with ``ignore_aliases``, dbt State's semantic hash (spec
+    dbt-state.md §4 C1) — table aliases is cosmetic too.
     """
     macros = macros or {}
     fp = ns.fingerprint
     if fp is None or file_text is None:
         return "", False
     raw = raw_code(node, file_text)
+    body = ""  # a cosmetic body edit: reported only when nothing below changed
     if _sha(raw) != fp.raw_code_sha256:
         if _sha(normalised_code(raw)) == fp.normalised_code_sha256:
-            return "comments/whitespace only", True
-        return "SQL body", False
+            body = "comments/whitespace only"
+        elif recorded is not None and _sha(recorded) == fp.raw_code_sha256:
+            adapter = index.adapter_type if index is not None else None
+            old = code_key(recorded, adapter, ignore_aliases)
+            if old is not None and old == code_key(raw, adapter, ignore_aliases):
+                what = (
+                    "layout, case, comments or table aliases"
+                    if ignore_aliases
+                    else "layout, case or comments"
+                )
+                body = f"formatting only (same SQL structure: {what})"
+        if not body:
+            return "SQL body", False
     mat = node.materialized
     if isinstance(mat, str) and fp.materialized and mat != fp.materialized:
         return f"materialization ({fp.materialized} → {mat})", False
@@ -81,4 +102,4 @@ def code_change(
         and not fp.relation.schema.lower().endswith(schema.lower())
     ):
         return f"relation (schema {fp.relation.schema} → …{schema})", False
-    return "", False
+    return body, bool(body)

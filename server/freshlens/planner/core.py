@@ -200,6 +200,9 @@ class PlanInputs:
     regime: str  # sao | dbt-state
     file_text: Mapping[str, str] = field(default_factory=dict)  # path -> current text
     freshness_origin: str = ""  # where current source freshness came from ("" = none)
+    # unique id -> the raw code of the node's last successful build, where an artifact holding it
+    # was found and its hash matched the state (lets code changes be compared by SQL structure)
+    recorded_code: Mapping[str, str] = field(default_factory=dict)
 
 
 def new_decision(node: Node) -> Decision:

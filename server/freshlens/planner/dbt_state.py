@@ -1,20 +1,20 @@
 """The dbt State regime — spec/dbt-state.md §1.5 (R1–R22, §2–§4).
 
 ``lag_tolerance`` (45m default, falls back to ``build_after``) against upstream data time; a code
-change always rebuilds; views are judged on their own SQL only (tolerance 0), ``select *`` views
-always rebuild.
+change always rebuilds; views are judged on their own SQL only (tolerance 0), and a view whose
+``select *`` reads straight from a relation always rebuilds (§5.1, scope analysis with sqlglot);
+custom materializations always build (§7.2).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 
 from freshlens.durations import PERIOD_SECONDS, DurationError, parse_duration
 from freshlens.index import Node, Setting
 from freshlens.model import Dynamic
-from freshlens.planner.code_change import code_change
+from freshlens.planner.code_change import code_change, raw_code
 from freshlens.planner.core import (
     BUILD,
     NOOP,
@@ -32,13 +32,30 @@ from freshlens.planner.core import (
     node_state,
     unmeasurable_why,
 )
+from freshlens.planner.descendants import descendant_note
+from freshlens.sql import star_report
 from freshlens.state.artifacts import normalised_code
 
 DEFAULT_TOLERANCE = 45 * 60
-# ``select *``, ``select t.*`` and a ``*``/``t.*`` later in a select list (``select id, t.*``), not ``count(*)``
-_SELECT_STAR = re.compile(
-    r"(?:\bselect\s+(?:distinct\s+)?|,\s*)(?:[A-Za-z_][A-Za-z0-9_]*\.)?\*", re.IGNORECASE
+
+# §7.2: materializations dbt State submits; any other is custom and always builds. dbt's own, then
+# each adapter's (dbt-snowflake, dbt-databricks, dbt-duckdb, dbt-clickhouse).
+CORE_MATERIALIZATIONS = frozenset(
+    {"table", "view", "incremental", "ephemeral", "materialized_view", "snapshot", "seed", "test"}
 )
+ADAPTER_MATERIALIZATIONS: dict[str, frozenset[str]] = {
+    "snowflake": frozenset({"dynamic_table"}),
+    "databricks": frozenset({"streaming_table"}),
+    "duckdb": frozenset({"external"}),
+    "clickhouse": frozenset({"dictionary", "distributed_table", "distributed_incremental"}),
+    "bigquery": frozenset(),
+    "postgres": frozenset(),
+    "redshift": frozenset(),
+    "spark": frozenset(),
+    "trino": frozenset(),
+    "sqlserver": frozenset(),
+    "fabric": frozenset(),
+}
 
 
 def tolerance(node: Node) -> tuple[int | None, str, Setting | None, str]:
@@ -113,6 +130,8 @@ def decide_state(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> D
         d.action, d.rule, d.confidence = BUILD, "STATE R5", "certain"
         d.reason = d.short = "dbt State builds Python models but does not reuse them"
         return d
+    if isinstance(mat, str) and _custom_materialization(node, inp, d):
+        return d
     ns, why = node_state(node, inp)
     if ns is None or ns.last_success_at is None:
         if ns is None and not inp.state.nodes:
@@ -134,24 +153,29 @@ def decide_state(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> D
         )
         d.notes.append("dbt State: the target must exist to reuse; SAO also rebuilds deleted tables (D12).")
         return d
+    recorded = inp.recorded_code.get(node.unique_id)
     change, cosmetic = code_change(
-        node, ns, current_text(node, inp), inp.index.macro_hashes, inp.index, inp.file_text
+        node,
+        ns,
+        current_text(node, inp),
+        inp.index.macro_hashes,
+        inp.index,
+        inp.file_text,
+        recorded=recorded,
     )
     d.code_change = change
     if change and not cosmetic:
         d.action, d.rule, d.reason, d.confidence = BUILD, "STATE R14", "query changed", "likely"
         d.short = f"code changed ({change})"
+        if change == "SQL body" and recorded is None:
+            d.notes.append(
+                "the SQL of the last build is not at hand (it is read from the last run's manifest.json), "
+                "so an edit that only changes layout or table aliases cannot be told apart (§4 C1)"
+            )
         return d
     if cosmetic:
-        d.notes.append("only comments/whitespace changed: dbt State ignores cosmetic changes (semantic hash)")
-    text = current_text(node, inp) or ""
-    if mat == "view" and _SELECT_STAR.search(normalised_code(text)):
-        d.action, d.rule, d.reason, d.short = (
-            BUILD,
-            "STATE R18",
-            "views with select * are always rebuilt",
-            "view with select *: always rebuilt",
-        )
+        d.notes.append(f"{change}: dbt State ignores cosmetic changes (semantic hash, §4 C1)")
+    if mat == "view" and _view_select_star(node, inp, d):
         return d
     for pid in node.parents:
         pd = done.get(pid)
@@ -163,6 +187,7 @@ def decide_state(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> D
         ):
             d.action, d.rule, d.reason = BUILD, "STATE R15", "upstream query changed"
             d.short = f"upstream {pd.name} query changed"
+            d.notes.append(descendant_note(node, pd, inp))
             return d
     if mat == "view":
         d.action, d.rule, d.reason, d.confidence = (
@@ -228,6 +253,16 @@ def decide_state(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> D
             if d.eligible_at.date() == inp.at.date()
             else d.eligible_at.strftime("%b %d %H:%M")
         )
+        if policy == "all" and outdated:
+            # §3: under `all` it is reused because not every upstream is outdated, whatever the others' lag
+            waiting = [p for p in statuses if p not in outdated]
+            names = ", ".join(_display(p.unique_id, inp) for p in waiting)
+            d.short = f"waiting for {names}: {len(outdated)} of {n} upstreams outdated"
+            d.notes.append(
+                "require_fresh_data_from: all — dbt State builds only once every upstream is outdated; "
+                f"still waiting for {names} (data newer than {d.eligible_at.strftime('%Y-%m-%d %H:%M')} UTC)"
+            )
+            return d
         d.short = f"lag_tolerance {humantime(t)} not met — builds on data newer than {when} UTC"
         d.notes.append(
             "dbt State compares upstream data time with the last build (spec model A1): data that arrived "
@@ -260,3 +295,87 @@ def _leaf_time(leaf: str, inp: PlanInputs, done: Mapping[str, Decision]) -> Pare
     if ps is None or ps.last_success_at is None:
         return ParentStatus(leaf, kind, None, f"{kind} {name}: no build recorded")
     return ParentStatus(leaf, kind, None, f"{kind} {name}", ps.last_success_at)
+
+
+def _display(uid: str, inp: PlanInputs) -> str:
+    src = inp.index.sources.get(uid)
+    return src.display if src is not None else kind_name(uid, inp)[1]
+
+
+def _custom_materialization(node: Node, inp: PlanInputs, d: Decision) -> bool:
+    """§7.2 (amended 2026-09): a custom materialization is always built, never reused."""
+    mat = str(node.materialized)
+    if mat in CORE_MATERIALIZATIONS:
+        return False
+    adapter = (inp.index.adapter_type or "").lower()
+    own = ADAPTER_MATERIALIZATIONS.get(adapter)
+    if own is None:
+        known = frozenset().union(*ADAPTER_MATERIALIZATIONS.values())
+        if mat in known:
+            return False  # an adapter's own (dynamic_table, external …) on an adapter we cannot see
+        d.confidence = "uncertain"
+        d.notes.append(
+            f"freshlens does not know the materializations of the {adapter or 'unknown'} adapter: "
+            f"if `{mat}` is one of its own, dbt State may reuse this model"
+        )
+    elif mat in own:
+        return False
+    else:
+        d.confidence = "likely"
+    d.action, d.rule = BUILD, "STATE 7.2"
+    d.reason = "dbt State builds models with custom materializations on every run"
+    d.short = f"custom materialization `{mat}`: always built"
+    d.notes.append(
+        "custom materializations may have side effects, so dbt State cannot safely tell whether "
+        "skipping the run would give the same result (§7.2)"
+    )
+    return True
+
+
+def _view_select_star(node: Node, inp: PlanInputs, d: Decision) -> bool:
+    """§5.1/R18 (amended 2026-08): a `select *` / `t.*` straight from a ref(), source() or other
+    relation makes a view always build; over a CTE or subquery it does not. Decides ``d`` and
+    returns True when the view builds for this reason."""
+    text = current_text(node, inp)
+    if text is None:
+        return False
+    code = raw_code(node, text)
+    if "*" not in normalised_code(code):
+        return False  # no `*` anywhere, so no select *: nothing to parse
+    s = star_report(code, inp.index.adapter_type)
+    if not s.parsed:
+        d.action, d.rule, d.reason, d.confidence = (
+            BUILD,
+            "STATE R18",
+            "views with select * are always rebuilt",
+            "uncertain",
+        )
+        d.short = "view SQL not parsed: a select * cannot be ruled out"
+        d.notes.append(
+            f"the view's SQL could not be parsed ({s.problem}); dbt State rebuilds a view when it cannot "
+            "prove its column set, so freshlens predicts Build (§5.1)"
+        )
+        return True
+    if s.direct:
+        star = s.direct[0]
+        d.action, d.rule, d.reason, d.confidence = (
+            BUILD,
+            "STATE R18",
+            "views with select * are always rebuilt",
+            "uncertain" if s.flattened else "likely",
+        )
+        d.short = f"view with {star.text} from {star.relation}: always rebuilt"
+        d.notes.append(
+            f"`{star.text}` reads straight from {star.relation}: dbt State cannot prove the view's column "
+            "set and rebuilds it every run (§5.1); selecting the columns by name, or `select *` from a CTE "
+            "that names them, lets it be reused"
+        )
+        if s.flattened:
+            d.notes.append("the view's Jinja control flow was flattened to parse it: both branches counted")
+        return True
+    if s.over:
+        d.notes.append(
+            f"`{s.over[0].text}` reads from {s.over[0].over} (a CTE or subquery), not a relation: "
+            "no rebuild for select * (§5.1)"
+        )
+    return False

@@ -7,8 +7,9 @@ already holds.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -25,6 +26,7 @@ from freshlens.state import (
     default_state_path,
     live_duckdb_freshness,
     load_state,
+    read_manifest,
 )
 
 T = TypeVar("T")
@@ -177,6 +179,26 @@ def _stamp(path: str) -> float:
     return newest
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def recorded_code(state: StateSnapshot, codes: Mapping[str, str]) -> dict[str, str]:
+    """unique id -> the code a node's last successful build ran, from a run's code per node
+    (``manifest.json`` ``raw_code``).
+
+    A manifest holds the code of its own run; that is the code of a node's last build only when its
+    hash matches the state's fingerprint of that build, so only those are kept.
+    """
+    out: dict[str, str] = {}
+    for uid, ns in state.nodes.items():
+        code = codes.get(uid)
+        fp = ns.fingerprint
+        if code is not None and fp is not None and _sha256(code) == fp.raw_code_sha256:
+            out[uid] = code
+    return out
+
+
 def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) -> PlanResult:
     project_dir = idx.dir
     at = opts.at or datetime.now(UTC)
@@ -226,5 +248,17 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
         elif opts.sources:
             problems.append(f"sources file not found: {src}")
     regime = choose_regime(idx, opts.regime)
-    decisions = plan(PlanInputs(idx, state, fresh, at, regime, file_text, origin))
+    recorded: dict[str, str] = {}
+    if state.last_run_source and os.path.isfile(os.path.join(state.last_run_source, "manifest.json")):
+        manifest_path = os.path.join(state.last_run_source, "manifest.json")
+        try:
+            codes = _cached(
+                ("manifest code", manifest_path),
+                lambda: {uid: n.raw_code for uid, n in read_manifest(manifest_path).nodes.items()},
+            )
+            recorded = recorded_code(state, codes)
+        except StateError as exc:
+            problems.append(f"{exc} (only needed to compare code changes by SQL structure)")
+    inputs = PlanInputs(idx, state, fresh, at, regime, file_text, origin, recorded)
+    decisions = plan(inputs)
     return PlanResult(regime, at, decisions, state.origin, origin, problems)

@@ -154,12 +154,19 @@ def decide_sao(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> Dec
     d.notes.extend(wnotes)
     d.window, d.window_setting = window, wsetting
     change, cosmetic = code_change(
-        node, ns, current_text(node, inp), inp.index.macro_hashes, inp.index, inp.file_text
+        node,
+        ns,
+        current_text(node, inp),
+        inp.index.macro_hashes,
+        inp.index,
+        inp.file_text,
+        recorded=inp.recorded_code.get(node.unique_id),
+        ignore_aliases=False,  # SAO's docs name whitespace and comments only (spec sao.md D4)
     )
     d.code_change = change
     if cosmetic:
         d.confidence = "uncertain"
-        d.notes.append("only comments/whitespace changed: SAO probably ignores this (spec Q1)")
+        d.notes.append(f"{change}: SAO probably ignores this (spec Q1)")
         change = ""
     parents = _parents(node, ns, inp, done)
     d.parents = parents

@@ -122,6 +122,7 @@ class ManifestNode:
     original_file_path: str
     language: str | None
     fingerprint: NodeFingerprint
+    raw_code: str = ""  # the code itself: lets the planner compare two versions' SQL structure
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,6 +489,7 @@ def read_manifest(path: str | Path) -> Manifest:
             original_file_path=r.text(node.get("original_file_path"), f"{where}.original_file_path"),
             language=r.opt_text(node.get("language"), f"{where}.language"),
             fingerprint=fingerprint,
+            raw_code=raw_code,
         )
 
     _attach_ephemeral_code(nodes)

@@ -129,7 +129,11 @@ def test_mv14_the_engine_setting_overrides_require_dbt_version(tmp_path: Path) -
         ("FL308", Severity.INFORMATION),
     }
     assert got["v2"] == {("FL304", Severity.ERROR), ("FL308", Severity.ERROR)}
-    assert got["both"] == {("FL106", Severity.WARNING), ("FL304", Severity.WARNING), ("FL308", Severity.WARNING)}
+    assert got["both"] == {
+        ("FL106", Severity.WARNING),
+        ("FL304", Severity.WARNING),
+        ("FL308", Severity.WARNING),
+    }
 
 
 def test_check_engine_option(tmp_path: Path) -> None:

@@ -54,6 +54,8 @@ class Scenario:
         self.freshness: dict[str, SourceFreshnessNow] = {}
         self.freshness_origin = "sources.json"
         self.cleared_at: datetime | None = None
+        # unique id -> the code of the last build, as the last run's manifest.json would give it
+        self.recorded: dict[str, str] = {}
 
     # ---------------------------------------------------------------- lookups
 
@@ -108,10 +110,15 @@ class Scenario:
         saw: Mapping[str, datetime | None] | None = None,
         relation_exists: bool | None = True,
         failed_tests: tuple[str, ...] = (),
+        keep_code: bool = True,
     ) -> NodeState:
         """Record that ``name`` last built successfully at ``at`` (None: listed but never succeeded),
-        from ``code`` (default: unchanged), having seen source data ``saw`` ({"raw.t": max_loaded_at})."""
+        from ``code`` (default: unchanged), having seen source data ``saw`` ({"raw.t": max_loaded_at}).
+        ``keep_code``: the build's code is at hand (its manifest.json is still there)."""
         n = self.node(name)
+        self.recorded.pop(n.unique_id, None)
+        if at and keep_code:
+            self.recorded[n.unique_id] = raw_code(n, code if code is not None else self.text(name))
         ns = NodeState(
             unique_id=n.unique_id,
             resource_type=n.resource_type,
@@ -164,7 +171,16 @@ class Scenario:
             n.path: Path(n.path).read_text(encoding="utf-8") for n in self.index.nodes.values() if n.path
         }
         out = plan(
-            PlanInputs(self.index, self.state(), self.freshness, at, regime, texts, self.freshness_origin)
+            PlanInputs(
+                self.index,
+                self.state(),
+                self.freshness,
+                at,
+                regime,
+                texts,
+                self.freshness_origin,
+                dict(self.recorded),
+            )
         )
         return {self.index.nodes[uid].name: d for uid, d in out.items()}
 
