@@ -494,7 +494,7 @@ def profile_target(project_dir: str, profile: str | None) -> dict[str, Any]:
             fields["name"] = tname
             fields["target_name"] = tname
         if out is not None:
-            for key in _TARGET_FIELDS:
+            for key in (*_TARGET_FIELDS, "path"):
                 v = out.get(key)
                 if (
                     isinstance(v, YScalar)
@@ -502,6 +502,11 @@ def profile_target(project_dir: str, profile: str | None) -> dict[str, Any]:
                     and not (isinstance(v.value, str) and "{{" in v.value)
                 ):
                     fields[key] = v.value
+            path = fields.pop("path", None)
+            if fields.get("type") == "duckdb" and "database" not in fields and isinstance(path, str):
+                # dbt-duckdb names the database after the file (":memory:" is "memory")
+                stem = os.path.splitext(os.path.basename(path))[0]
+                fields["database"] = "memory" if path == ":memory:" else stem
         return fields
     return {}
 

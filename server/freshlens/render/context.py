@@ -126,6 +126,7 @@ class Recorder:
     configs: list[RecordedConfig] = field(default_factory=list)
     undefined: list[str] = field(default_factory=list)
     forced_line: int | None = None  # the fast path's current call site (no template frame to read)
+    meta: dict[str, Any] = field(default_factory=dict)  # fqn, path, original_file_path of the node
 
     def line(self) -> int | None:
         if self.template is None:
@@ -380,11 +381,18 @@ class _Namespace:
 
 
 class _ThisProxy:
-    """``this``: the node being rendered (one shared context serves every node of a package)."""
+    """``this``: the node being rendered (one shared context serves every node of a package).
+
+    Its database and schema are the target's (dbt parse has not applied a custom ``schema``/``alias``
+    config when the model's own Jinja runs); unknown when the profile does not say.
+    """
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
 
     def _rel(self) -> Relation:
         rec = current()
-        return Relation(None, None, rec.name)
+        return Relation(self._target.database, self._target.schema, rec.name)
 
     def __str__(self) -> str:
         return str(self._rel())
@@ -393,6 +401,34 @@ class _ThisProxy:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._rel(), name)
+
+
+class _ModelProxy:
+    """``model``: the node being parsed, as dbt's parse context offers it (name, fqn, paths …)."""
+
+    def _fields(self) -> dict[str, Any]:
+        rec = current()
+        return {
+            "name": rec.name,
+            "package_name": rec.package,
+            "resource_type": "model",
+            "unique_id": f"model.{rec.package}.{rec.name}",
+            "config": {},
+            **rec.meta,
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        fields = self._fields()
+        if name in fields:
+            return fields[name]
+        if name == "get":
+            return fields.get
+        raise Unresolvable(f"model.{name} is not known at parse time to freshlens")
+
+    def __getitem__(self, name: str) -> Any:
+        return self.__getattr__(name)
 
 
 class MacroFn:
@@ -407,8 +443,11 @@ class MacroFn:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._macro is None:
             template = self._owner.macro_template(self._src)
-            module = template.make_module(self._ns, shared=True)
-            self._macro = getattr(module, self._src.name, None)
+            # the module's own context: a TemplateModule exports no `_private` name, dbt calls them too
+            ctx = template.new_context(self._ns, shared=True)
+            for _ in template.root_render_func(ctx):
+                pass
+            self._macro = ctx.vars.get(self._src.name)
             if self._macro is None:
                 raise RenderError(f"macro {self._src.package}.{self._src.name} could not be read")
         try:
@@ -553,8 +592,8 @@ class ProjectContext:
                 "target": Target(setup.target),
                 "execute": False,
                 "is_incremental": _false,
-                "this": _ThisProxy(),
-                "model": {"package_name": package, "config": {}},
+                "this": _ThisProxy(Target(setup.target)),
+                "model": _ModelProxy(),
                 "graph": {"nodes": {}, "sources": {}, "macros": {}, "exposures": {}, "metrics": {}},
                 "modules": _modules(),
                 "return": _return,

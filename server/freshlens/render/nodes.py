@@ -89,7 +89,7 @@ class Renderer:
         self.used: dict[str, Any] = {}
         self.rendered = 0  # renders actually run (not served by a cache)
         self.setup = setup
-        self._cache: dict[tuple[str, str, str], NodeRender] = {}
+        self._cache: dict[tuple[str, str, str, str], NodeRender] = {}
         self._values: dict[tuple[str, str], Any] = {}
         self._macro_names = {name for pkg in setup.macros.values() for name in pkg}
         self._namespaces = {p for p in setup.packages if p in setup.macros}
@@ -102,13 +102,15 @@ class Renderer:
     # -- which files ------------------------------------------------------------------------------
     def needs_render(self, text: str, scan: SqlScan) -> bool:
         """True when the static scan cannot be complete: computed refs or configs, macro calls, …"""
-        if any(r.dynamic for r in scan.refs):
-            return True
+        if any(r.dynamic or r.conditional for r in scan.refs):
+            return True  # a computed name, or a branch dbt parse may not take ({% if execute %}, target …)
         if any(_has_dynamic(c.args) or c.conditional for c in scan.configs):
             return True
         if "{" not in text or not (self._macro_names or self._namespaces or self._jinja_vars):
             return False
         jinja = " ".join(_JINJA.findall(text))  # calls outside {{ }} / {% %} are SQL, not macros
+        if "builtins." in jinja or re.search(r"\{%-?\s*macro\b", jinja):
+            return True  # builtins.ref(…); a macro defined in the model (its refs count only if called)
         for m in _CALLED.finditer(jinja):
             head, attr = m.group(1), m.group(2)
             if attr is None:
@@ -121,13 +123,19 @@ class Renderer:
         return False
 
     # -- models -----------------------------------------------------------------------------------
-    def render_node(self, package: str, name: str, text: str, scan: SqlScan) -> NodeRender:
-        key = (package, name, text)
+    def render_node(
+        self, package: str, name: str, text: str, scan: SqlScan, meta: dict[str, Any] | None = None
+    ) -> NodeRender:
+        """``meta``: what ``model`` offers besides its name (fqn, path, original_file_path)."""
+        meta = meta or {}
+        key = (package, name, text, repr(sorted(meta.items())))
         got = self._cache.get(key)
         if got is None:
             from freshlens.render import cache
 
-            disk_key = cache.entry_key(self.context.fingerprint, package, name, text)
+            disk_key = cache.entry_key(
+                self.context.fingerprint, package, name + repr(sorted(meta.items())), text
+            )
             entry = self.stored.get(disk_key)
             if entry is not None:
                 try:
@@ -135,17 +143,17 @@ class Renderer:
                 except (KeyError, TypeError, ValueError, IndexError):
                     got = None
             if got is None:
-                got = self._render(package, name, text, scan)
+                got = self._render(package, name, text, scan, meta)
                 self.rendered += 1
                 entry = cache.dump(got)
             self.used[disk_key] = entry
             self._cache[key] = got
         return got
 
-    def _render(self, package: str, name: str, text: str, scan: SqlScan) -> NodeRender:
+    def _render(self, package: str, name: str, text: str, scan: SqlScan, meta: dict[str, Any]) -> NodeRender:
         out = NodeRender()
         lines = text.splitlines()
-        rec = Recorder(package, name)
+        rec = Recorder(package, name, meta=dict(meta))
         ns = self.context.namespace(package)
         calls = simple_calls(text)
         template = None

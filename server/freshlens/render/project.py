@@ -80,10 +80,20 @@ def render_model(idx: ProjectIndex, node: Node) -> NodeRender | None:
             break
     if sql is None or not renderer.needs_render(sql.text, sql.scan):
         return None
-    got = renderer.render_node(node.package, node.name, sql.text, sql.scan)
+    got = renderer.render_node(node.package, node.name, sql.text, sql.scan, _model_meta(idx, node))
     if got.ok:
         node.configs, node.refs = list(got.configs), list(got.refs)
     return got
+
+
+def _model_meta(idx: ProjectIndex, node: Node) -> dict[str, Any]:
+    """What dbt's parse-time ``model`` knows besides the name: fqn and the file's paths."""
+    for pkg in [idx.root, *idx.packages]:
+        if node.path is not None and node.path in pkg.rel:
+            _root, rel = pkg.rel[node.path]
+            original = os.path.relpath(node.path, pkg.dir).replace(os.sep, "/")
+            return {"fqn": list(node.fqn), "path": rel.replace(os.sep, "/"), "original_file_path": original}
+    return {"fqn": list(node.fqn)}
 
 
 def _render_dynamic(renderer: Renderer, package: str, value: Any) -> tuple[Any, bool]:

@@ -88,7 +88,10 @@ def _as_text(value: Any) -> Any:
     return _TextMarker(value)
 
 
-FILTERS = {"as_bool": _as_bool, "as_number": _as_number, "as_native": _as_native, "as_text": _as_text}
+# dbt's native (YAML) environment turns the markers into values; its text environment (models, macros)
+# defines the same four filters as identity, so `x | as_bool` in a model's Jinja is x itself.
+NATIVE_FILTERS = {"as_bool": _as_bool, "as_number": _as_number, "as_native": _as_native, "as_text": _as_text}
+TEXT_FILTERS = {name: (lambda value: value) for name in NATIVE_FILTERS}
 
 
 def _literal(raw: str) -> Any:
@@ -160,7 +163,7 @@ class _Sandbox(SandboxedEnvironment):
             autoescape=False,
             keep_trailing_newline=True,
         )
-        self.filters.update(FILTERS)
+        self.filters.update(NATIVE_FILTERS if native else TEXT_FILTERS)
         if native:
             self.code_generator_class = NativeCodeGenerator
             self.concat = native_concat  # type: ignore[method-assign]
