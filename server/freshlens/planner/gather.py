@@ -35,7 +35,9 @@ T = TypeVar("T")
 @dataclass(slots=True)
 class PlanOptions:
     state: str = ""  # .db file or artifacts dir; "" = <project>/.freshlens/state.db
-    sources: str = ""  # a current sources.json; "" = <project>/.freshlens/current/sources.json if present
+    sources: str = (
+        ""  # a current sources.json / freshness.json; "" = the one in <project>/.freshlens/current/
+    )
     live: bool = False
     at: datetime | None = None
     regime: str = "auto"
@@ -199,6 +201,18 @@ def recorded_code(state: StateSnapshot, codes: Mapping[str, str]) -> dict[str, s
     return out
 
 
+def _current_file(project_dir: str) -> str:
+    """The current-freshness folder's file: ``sources.json`` (dbt source freshness) or, from dbt v2's
+    ``dbt freshness``, ``freshness.json`` — the newer of the two when both are there."""
+    folder = os.path.join(project_dir, ".freshlens", "current")
+    found = [
+        p for p in (os.path.join(folder, n) for n in ("sources.json", "freshness.json")) if os.path.isfile(p)
+    ]
+    if not found:
+        return os.path.join(folder, "sources.json")
+    return max(found, key=os.path.getmtime)
+
+
 def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) -> PlanResult:
     project_dir = idx.dir
     at = opts.at or datetime.now(UTC)
@@ -232,11 +246,7 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
             except StateError as exc:
                 problems.append(str(exc))
     else:
-        src = (
-            resolve_path(project_dir, opts.sources)
-            if opts.sources
-            else os.path.join(project_dir, ".freshlens", "current", "sources.json")
-        )
+        src = resolve_path(project_dir, opts.sources) if opts.sources else _current_file(project_dir)
         if os.path.exists(src):
             try:
                 fresh = _cached(

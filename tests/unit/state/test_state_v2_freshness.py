@@ -171,3 +171,8 @@ def test_plan_sources_option_takes_a_freshness_json(artifacts: Path, v2: Path, t
     assert plan()["orders_snap"] == "no current freshness for source raw.orders"
     got = plan("--sources", str(v2 / "freshness.json"))["orders_snap"]
     assert got.startswith("new data in source raw.orders (30 min ago)"), got
+    # the current-freshness folder takes dbt v2's freshness.json as it takes sources.json
+    current = project / ".freshlens" / "current"
+    current.mkdir(parents=True)
+    shutil.copy(v2 / "freshness.json", current / "freshness.json")
+    assert plan()["orders_snap"].startswith("new data in source raw.orders (30 min ago)")
