@@ -27,6 +27,7 @@ import hashlib
 import itertools
 import json
 import re
+import types
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -341,6 +342,26 @@ def _toyaml(value: Any, default: Any = None, sort_keys: bool = False) -> Any:
         return default
 
 
+class SafeModule:
+    """A module as templates see it: its functions, classes and constants, never another module.
+
+    ``modules.re.enum.sys.modules['os']`` or ``modules.pytz.os`` would reach the operating system
+    through a module's own imports; the Jinja sandbox guards attributes of functions and private
+    names, not that, so a module attribute that is a module is refused here.
+    """
+
+    def __init__(self, module: types.ModuleType) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        value = getattr(self._module, name)
+        if isinstance(value, types.ModuleType):
+            raise AttributeError(f"{self._module.__name__}.{name} is a module: not available at parse time")
+        return value
+
+
 def _modules() -> dict[str, Any]:
     mods: dict[str, Any] = {"datetime": datetime, "re": re, "itertools": itertools}
     try:
@@ -349,7 +370,7 @@ def _modules() -> dict[str, Any]:
         mods["pytz"] = pytz
     except ImportError:  # pragma: no cover - pytz is a dependency
         pass
-    return mods
+    return {name: SafeModule(m) for name, m in mods.items()}
 
 
 def _nothing(*args: Any, **kwargs: Any) -> str:

@@ -311,3 +311,25 @@ def test_disk_cache_serves_a_restart_and_follows_changes(project) -> None:  # ty
     cache_file.write_text("{not json")
     again = index_of(load(root))  # a corrupt cache is ignored, never trusted
     assert again.renderer.rendered == 1 and again.nodes["model.p.u"].parents == ["model.p.b"]
+
+
+def test_modules_never_reach_the_operating_system(project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    marker = tmp_path / "escaped"
+    ws = load(
+        project(
+            {
+                "dbt_project.yml": PROJECT,
+                "models/a.sql": "select 1",
+                "models/esc.sql": "{{ modules.re.enum.sys.modules['os'].system('touch " + str(marker) + "') }}\n"
+                "select * from {{ ref(var('x')) }}",
+                "models/tz.sql": "{{ modules.pytz.os.system('touch " + str(marker) + "') }}\n"
+                "select * from {{ ref(var('x')) }}",
+                "models/ok.sql": "{% set d = modules.datetime.date(2026, 1, 2) %}"
+                "{% set n = modules.re.sub('x', 'a', 'x') %}select * from {{ ref(n) }}",
+            }
+        )
+    )
+    assert not marker.exists()
+    got = {Path(f.loc.path).name for f in codes(ws, "FL012")}
+    assert got == {"esc.sql", "tz.sql"}
+    assert parents(ws, "ok") == ["model.p.a"]
