@@ -350,11 +350,12 @@ class SafeModule:
     names, not that, so a module attribute that is a module is refused here.
     """
 
-    def __init__(self, module: types.ModuleType) -> None:
+    def __init__(self, module: types.ModuleType, only: frozenset[str] | None = None) -> None:
         self._module = module
+        self._only = only
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
+        if name.startswith("_") or (self._only is not None and name not in self._only):
             raise AttributeError(name)
         value = getattr(self._module, name)
         if isinstance(value, types.ModuleType):
@@ -370,7 +371,9 @@ def _modules() -> dict[str, Any]:
         mods["pytz"] = pytz
     except ImportError:  # pragma: no cover - pytz is a dependency
         pass
-    return {name: SafeModule(m) for name, m in mods.items()}
+    # pytz: what dbt projects use, not open_resource() and the other file readers
+    only = {"pytz": frozenset({"timezone", "utc", "UTC", "all_timezones", "common_timezones", "FixedOffset"})}
+    return {name: SafeModule(m, only.get(name)) for name, m in mods.items()}
 
 
 def _nothing(*args: Any, **kwargs: Any) -> str:
