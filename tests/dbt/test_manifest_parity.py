@@ -94,6 +94,33 @@ CASES = [
     Case("package", "dispatch with a root override", _m("pp", "via_dispatch")),
     Case("package", "package macro calls ref", _m("pp", "via_pkg_macro")),
     Case("package", "package var overridden by the root", _m("helper", "helper_extra")),
+    # real: constructs reduced from large public projects (docs/parity.md)
+    Case("real", "literal ref next to the constructs below", _m("pr", "base")),
+    Case(
+        "real",
+        "macro named with a leading underscore",
+        _m("pr", "private_macro"),
+        needs="a macro whose name starts with _ (Jinja does not export it from its template; dbt does)",
+    ),
+    Case(
+        "real",
+        "the model's own name, fqn and path",
+        _m("pr", "base__model_name", "model_fqn", "model_path"),
+        needs="model.name/fqn/original_file_path of the node being parsed (today a confident wrong answer)",
+    ),
+    Case(
+        "real",
+        "this.schema",
+        _m("pr", "this_schema"),
+        needs="this.schema/this.database as the target gives them (today None, a confident wrong answer)",
+    ),
+    Case("real", "target.database", _m("pr", "target_database"), needs="target.database (dbt-duckdb: the path's stem)"),
+    Case(
+        "real",
+        "ref inside {% if execute %}",
+        _m("pr", "execute_guard"),
+        needs="a literal ref under {% if execute %} is no edge at parse time (the static read counts it)",
+    ),
 ]  # fmt: skip
 
 
