@@ -95,7 +95,7 @@ CASES = [
     Case("package", "package macro calls ref", _m("pp", "via_pkg_macro")),
     Case("package", "package var overridden by the root", _m("helper", "helper_extra")),
     # real: constructs reduced from large public projects (docs/parity.md)
-    Case("real", "literal ref next to the constructs below", _m("pr", "base")),
+    Case("real", "literal refs next to the constructs below", _m("pr", "base", "other")),
     Case(
         "real",
         "macro named with a leading underscore",
@@ -121,6 +121,19 @@ CASES = [
         _m("pr", "execute_guard"),
         needs="a literal ref under {% if execute %} is no edge at parse time (the static read counts it)",
     ),
+    Case(
+        "real",
+        "literal ref in a branch not taken at parse time",
+        _m("pr", "branch_target", "branch_var", "branch_incremental"),
+        needs="a literal ref under an {% if %} that is false at parse time (target, var, is_incremental()) is no edge",
+    ),
+    Case(
+        "real",
+        "literal ref in a macro the model defines and never calls",
+        _m("pr", "unused_macro"),
+        needs="a ref inside a {% macro %} block of the model itself is no edge unless the macro is called",
+    ),
+    Case("real", "builtins.ref with a computed name", _m("pr", "builtins_ref"), needs="builtins.ref() seen as a ref call"),
 ]  # fmt: skip
 
 
