@@ -133,6 +133,13 @@ CASES = [
         _m("pr", "unused_macro"),
         needs="a ref inside a {% macro %} block of the model itself is no edge unless the macro is called",
     ),
+    Case(
+        "real",
+        "| as_bool inside config() of the SQL",
+        _m("pr", "as_bool_on", "as_bool_off", "as_bool_and"),
+        needs="as_bool/as_number/as_text/as_native are identity filters outside native YAML rendering "
+        "(today 'False' | as_bool is the truthy text 'False')",
+    ),
     Case("real", "builtins.ref with a computed name", _m("pr", "builtins_ref"), needs="builtins.ref() seen as a ref call"),
 ]  # fmt: skip
 
