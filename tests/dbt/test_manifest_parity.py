@@ -140,6 +140,12 @@ CASES = [
         needs="as_bool/as_number/as_text/as_native are identity filters outside native YAML rendering "
         "(today 'False' | as_bool is the truthy text 'False')",
     ),
+    Case(
+        "real",
+        "var() with no value and no default",
+        _m("pr", "unset_var"),
+        needs="at parse time dbt gives None for a var nobody sets (it fails only at compile); freshlens stops the render",
+    ),
     Case("real", "builtins.ref with a computed name", _m("pr", "builtins_ref"), needs="builtins.ref() seen as a ref call"),
 ]  # fmt: skip
 
