@@ -146,6 +146,12 @@ CASES = [
         _m("pr", "unset_var"),
         needs="at parse time dbt gives None for a var nobody sets (it fails only at compile); freshlens stops the render",
     ),
+    Case(
+        "real",
+        "a snapshot's config() from a var",
+        ("snapshot.pr.snap_var",),
+        needs="snapshots rendered like models (today a Jinja value in a snapshot's config() stays Unknown)",
+    ),
     Case("real", "builtins.ref with a computed name", _m("pr", "builtins_ref"), needs="builtins.ref() seen as a ref call"),
 ]  # fmt: skip
 
