@@ -95,7 +95,7 @@ CASES = [
     Case("package", "package macro calls ref", _m("pp", "via_pkg_macro")),
     Case("package", "package var overridden by the root", _m("helper", "helper_extra")),
     # real: constructs reduced from large public projects (docs/parity.md)
-    Case("real", "literal refs next to the constructs below", _m("pr", "base", "other")),
+    Case("real", "literal refs next to the constructs below", _m("pr", "base", "other", "from_raw")),
     Case(
         "real",
         "macro named with a leading underscore",
@@ -151,6 +151,12 @@ CASES = [
         "a snapshot's config() from a var",
         ("snapshot.pr.snap_var",),
         needs="snapshots rendered like models (today a Jinja value in a snapshot's config() stays Unknown)",
+    ),
+    Case(
+        "real",
+        "Jinja in a source's loaded_at_field, freshness count and enabled",
+        tuple(f"source.pr.raw.{t}" for t in ("ts_from_var", "count_from_var", "enabled_from_var")),
+        needs="source properties rendered as dbt renders them (today they stay Unknown)",
     ),
     Case("real", "builtins.ref with a computed name", _m("pr", "builtins_ref"), needs="builtins.ref() seen as a ref call"),
 ]  # fmt: skip
