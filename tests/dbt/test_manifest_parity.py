@@ -158,6 +158,19 @@ CASES = [
         tuple(f"source.pr.raw.{t}" for t in ("ts_from_var", "count_from_var", "enabled_from_var")),
         needs="source properties rendered as dbt renders them (today they stay Unknown)",
     ),
+    Case(
+        "real",
+        "dbt_project.yml Jinja does not see the project's own vars",
+        _m("pr", "pv"),
+        needs="models:/sources: values of dbt_project.yml rendered with --vars only, as dbt renders them at load "
+        "(today the project's vars: are used, a confident wrong materialized and build_after count)",
+    ),
+    Case(
+        "real",
+        "a source enabled from Jinja in dbt_project.yml",
+        ("source.pr.raw_gated.q",),
+        needs="sources: +enabled of dbt_project.yml rendered (today Unknown)",
+    ),
     Case("real", "builtins.ref with a computed name", _m("pr", "builtins_ref"), needs="builtins.ref() seen as a ref call"),
 ]  # fmt: skip
 
