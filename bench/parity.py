@@ -1,12 +1,12 @@
 """Measure how closely freshlens' view of a project matches what ``dbt parse`` wrote.
 
-    .venv/bin/python -m bench.parity PROJECT [PROJECT ...] [--run-dbt] [--vars YAML] [--json OUT]
+    .venv/bin/python -m bench.parity PROJECT [PROJECT ...] [--run-dbt] [--vars YAML] [--also PACKAGE] [--json OUT]
 
 PROJECT is a dbt project folder with its packages laid out under ``dbt_packages/``. With
 ``--run-dbt`` it runs ``dbt parse --no-partial-parse`` first (the user's dbt from ``.venv-dbt``,
 against the ``profiles.yml`` in PROJECT); otherwise it reads the ``target/manifest.json`` already
 there. Then it lists the project in-process (``freshlens ls``), compares the two with
-``freshlens.parity.compare`` (root project only: package nodes are dbt's own business) and prints
+``freshlens.parity.compare`` (root project only, plus any package named with ``--also``) and prints
 the figures that go into docs/parity.md, with the causes of missing edges counted by
 ``edge_cause`` (read from each child's ``raw_code`` in the manifest).
 """
@@ -99,14 +99,26 @@ def causes(manifest: dict[str, Any], res: Parity) -> collections.Counter[str]:
     return out
 
 
-def measure(project: str, manifest: dict[str, Any], user_vars: dict[str, Any]) -> dict[str, Any]:
+def measure(
+    project: str, manifest: dict[str, Any], user_vars: dict[str, Any], also: list[str] | None = None
+) -> dict[str, Any]:
     doc, seconds, root = listing_of(project, user_vars)
-    res = compare(manifest, doc, packages=[root])
+    scope = [root, *(also or [])]
+    res = compare(manifest, doc, packages=scope)
     kinds = collections.Counter(d.what for d in res.disagreements)
     models = sum(1 for n in (manifest.get("nodes") or {}).values() if n.get("resource_type") == "model")
+    own = [
+        n
+        for n in [
+            *(manifest.get("nodes") or {}).values(),
+            *(x for v in (manifest.get("disabled") or {}).values() for x in v),
+        ]
+        if n.get("resource_type") == "model" and n.get("package_name") in scope
+    ]
     return {
-        "project": root,
+        "project": root if not also else " + ".join(scope),
         "models_enabled_in_dbt": models,
+        "root_models": [sum(1 for n in own if (n.get("config") or {}).get("enabled", True)), len(own)],
         "nodes_compared": res.nodes_expected,
         "edges_expected": res.edges_expected,
         "edges_found": res.edges_found,
@@ -133,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run-dbt", action="store_true", help="run dbt parse first (else read target/)")
     ap.add_argument("--vars", default="", help="var overrides (YAML), passed to dbt and to freshlens")
     ap.add_argument("--json", default="", help="write the figures to this file")
+    ap.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="compare this installed package's nodes too (a package project parsed through its own test project)",
+    )
     args = ap.parse_args(argv)
     user_vars = parse_vars(args.vars)
     out = []
@@ -145,11 +164,18 @@ def main(argv: list[str] | None = None) -> int:
             if rc != 0:
                 print(f"{project}: dbt parse failed (see parse.log in the project)", file=sys.stderr)
                 return 1
-        with open(os.path.join(project, "target", "manifest.json"), encoding="utf-8") as fh:
+        path = os.path.join(project, "target", "manifest.json")
+        if not os.path.exists(path):
+            print(
+                f"{project}: no target/manifest.json; run dbt parse first (or pass --run-dbt)",
+                file=sys.stderr,
+            )
+            return 1
+        with open(path, encoding="utf-8") as fh:
             manifest = json.load(fh)
-        fig.update(measure(project, manifest, user_vars))
+        fig.update(measure(project, manifest, user_vars, args.also))
         out.append(fig)
-        print(f"== {fig['project']}")
+        print(f"== {fig['project']} ({fig['root_models'][0]} models enabled of {fig['root_models'][1]})")
         for line in fig["summary"]:
             print("  " + line)
         print("  missing edges by cause: " + json.dumps(fig["missing_edge_causes"]))
