@@ -743,6 +743,8 @@ def _yaml_relation_refs(entry: PropsEntry) -> list[RefCall]:
 
 
 def _add_sources(idx: ProjectIndex, pkg: PackageFiles, pname: str, only: str | None = None) -> None:
+    from freshlens.render.project import resolve_source_values
+
     for path, props in pkg.props.items():
         if only is not None and path != only:
             continue
@@ -763,6 +765,7 @@ def _add_sources(idx: ProjectIndex, pkg: PackageFiles, pname: str, only: str | N
                 st.schema = plain(src.node.get("schema")) or src.name
                 st.identifier = plain(t.node.get("identifier")) or t.name
                 st.relation_type = idx.catalog_types.get(uid)
+                resolve_source_values(idx, st)
                 idx.sources[uid] = st
 
 

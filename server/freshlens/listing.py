@@ -102,16 +102,17 @@ def node_entry(idx: ProjectIndex, node: Node, unresolved: list[dict[str, Any]]) 
 
 def _source_enabled(idx: ProjectIndex, st: SourceTable) -> Any:
     """Table ``config.enabled`` over source ``config.enabled`` over ``dbt_project.yml`` ``sources:``
-    (Jinja rendered as dbt renders YAML: ``"{{ var('x') | as_bool }}"``)."""
+    (Jinja rendered as dbt renders YAML; dbt_project.yml's with the --vars only)."""
     from freshlens.render.project import rendered_value
 
-    return rendered_value(idx, st.package, _source_enabled_raw(idx, st))
+    value, project = _source_enabled_raw(idx, st)
+    return rendered_value(idx, st.package, value, project)
 
 
-def _source_enabled_raw(idx: ProjectIndex, st: SourceTable) -> Any:
+def _source_enabled_raw(idx: ProjectIndex, st: SourceTable) -> tuple[Any, bool]:
     for holder in (st.table.config, st.source.config):
         if isinstance(holder, YMap) and holder.get("enabled") is not None:
-            return plain(holder.get("enabled"))
+            return plain(holder.get("enabled")), False
     pkg = next(
         (p for p in [idx.root, *idx.packages] if (p.project.name or os.path.basename(p.dir)) == st.package),
         idx.root,
@@ -120,7 +121,7 @@ def _source_enabled_raw(idx: ProjectIndex, st: SourceTable) -> Any:
     for _d, s in project_settings(pkg.project, "sources", [st.package, st.source_name, st.name]):
         if s.key == "enabled" and not s.is_null:
             value = plain(s.value)
-    return value
+    return value, True
 
 
 def _raw_text(value: Any) -> Any:

@@ -100,78 +100,64 @@ CASES = [
         "real",
         "macro named with a leading underscore",
         _m("pr", "private_macro"),
-        needs="a macro whose name starts with _ (Jinja does not export it from its template; dbt does)",
     ),
     Case(
         "real",
         "the model's own name, fqn and path",
         _m("pr", "base__model_name", "model_fqn", "model_path"),
-        needs="model.name/fqn/original_file_path of the node being parsed (today a confident wrong answer)",
     ),
     Case(
         "real",
         "this.schema",
         _m("pr", "this_schema"),
-        needs="this.schema/this.database as the target gives them (today None, a confident wrong answer)",
     ),
-    Case("real", "target.database", _m("pr", "target_database"), needs="target.database (dbt-duckdb: the path's stem)"),
+    Case("real", "target.database", _m("pr", "target_database")),
     Case(
         "real",
         "ref inside {% if execute %}",
         _m("pr", "execute_guard"),
-        needs="a literal ref under {% if execute %} is no edge at parse time (the static read counts it)",
     ),
     Case(
         "real",
         "literal ref in a branch not taken at parse time",
         _m("pr", "branch_target", "branch_var", "branch_incremental"),
-        needs="a literal ref under an {% if %} that is false at parse time (target, var, is_incremental()) is no edge",
     ),
     Case(
         "real",
         "literal ref in a macro the model defines and never calls",
         _m("pr", "unused_macro"),
-        needs="a ref inside a {% macro %} block of the model itself is no edge unless the macro is called",
     ),
     Case(
         "real",
         "| as_bool inside config() of the SQL",
         _m("pr", "as_bool_on", "as_bool_off", "as_bool_and"),
-        needs="as_bool/as_number/as_text/as_native are identity filters outside native YAML rendering "
-        "(today 'False' | as_bool is the truthy text 'False')",
     ),
     Case(
         "real",
         "var() with no value and no default",
         _m("pr", "unset_var"),
-        needs="at parse time dbt gives None for a var nobody sets (it fails only at compile); freshlens stops the render",
     ),
     Case(
         "real",
         "a snapshot's config() from a var",
         ("snapshot.pr.snap_var",),
-        needs="snapshots rendered like models (today a Jinja value in a snapshot's config() stays Unknown)",
     ),
     Case(
         "real",
         "Jinja in a source's loaded_at_field, freshness count and enabled",
         tuple(f"source.pr.raw.{t}" for t in ("ts_from_var", "count_from_var", "enabled_from_var")),
-        needs="source properties rendered as dbt renders them (today they stay Unknown)",
     ),
     Case(
         "real",
         "dbt_project.yml Jinja does not see the project's own vars",
         _m("pr", "pv"),
-        needs="models:/sources: values of dbt_project.yml rendered with --vars only, as dbt renders them at load "
-        "(today the project's vars: are used, a confident wrong materialized and build_after count)",
     ),
     Case(
         "real",
         "a source enabled from Jinja in dbt_project.yml",
         ("source.pr.raw_gated.q",),
-        needs="sources: +enabled of dbt_project.yml rendered (today Unknown)",
     ),
-    Case("real", "builtins.ref with a computed name", _m("pr", "builtins_ref"), needs="builtins.ref() seen as a ref call"),
+    Case("real", "builtins.ref with a computed name", _m("pr", "builtins_ref")),
 ]  # fmt: skip
 
 

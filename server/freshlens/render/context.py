@@ -128,6 +128,10 @@ class Recorder:
     undefined: list[str] = field(default_factory=list)
     forced_line: int | None = None  # the fast path's current call site (no template frame to read)
     meta: dict[str, Any] = field(default_factory=dict)  # fqn, path, original_file_path of the node
+    # "node": a model's Jinja (an unset var is None, as dbt parse gives it); "props": properties YAML;
+    # "project": dbt_project.yml, whose Jinja dbt renders at load with the --vars only
+    mode: str = "node"
+    unset: list[str] = field(default_factory=list)  # vars read that nobody set (mode "node")
 
     def line(self) -> int | None:
         if self.template is None:
@@ -219,6 +223,21 @@ class Relation:
         return Stub()
 
 
+def _from_unset(names: list[Any], rec: Recorder) -> bool:
+    """A name built from a var nobody set (``'orders_' ~ None`` is ``'orders_None'``): not guessed."""
+    return bool(rec.unset) and any(a is None or (isinstance(a, str) and "None" in a) for a in names)
+
+
+def _not_names(kind: str, names: list[Any], rec: Recorder) -> str:
+    if rec.unset and _from_unset(names, rec):
+        unset = ", ".join(f"var('{v}')" for v in rec.unset)
+        return (
+            f"{kind}() of {unset}, which has no value and no default (dbt parse records no edge for it and "
+            "fails when the model is compiled); set it in vars: or with freshlens's vars setting"
+        )
+    return f"{kind}() with arguments that are not names: {names!r}"
+
+
 def _ref(*args: Any, **kwargs: Any) -> Relation:
     version = kwargs.pop("v", kwargs.pop("version", None))
     package = kwargs.pop("package", None)
@@ -227,9 +246,9 @@ def _ref(*args: Any, **kwargs: Any) -> Relation:
     names = list(args)
     if package is not None:
         names = [package, *names]
-    if not 1 <= len(names) <= 2 or not all(isinstance(a, str) for a in names):
-        raise Unresolvable(f"ref() with arguments that are not names: {names!r}")
     rec = current()
+    if not 1 <= len(names) <= 2 or not all(isinstance(a, str) for a in names) or _from_unset(names, rec):
+        raise Unresolvable(_not_names("ref", names, rec))
     rec.calls.append(
         RecordedCall("ref", [str(a) for a in names], None if version is None else str(version), rec.line())
     )
@@ -238,9 +257,9 @@ def _ref(*args: Any, **kwargs: Any) -> Relation:
 
 def _source(*args: Any, **kwargs: Any) -> Relation:
     names = [*args, *(kwargs[k] for k in ("source_name", "table_name") if k in kwargs)]
-    if len(names) != 2 or not all(isinstance(a, str) for a in names):
-        raise Unresolvable(f"source() with arguments that are not two names: {names!r}")
     rec = current()
+    if len(names) != 2 or not all(isinstance(a, str) for a in names) or _from_unset(names, rec):
+        raise Unresolvable(_not_names("source", names, rec))
     rec.calls.append(RecordedCall("source", [str(a) for a in names], None, rec.line()))
     return Relation(None, names[0], names[1])
 
@@ -515,15 +534,24 @@ class ProjectContext:
 
     def _var(self, name: Any, default: Any = _MISSING) -> Any:
         rec = current()
-        values = self.vars_for(rec.package)
+        if rec.mode == "project":  # dbt renders dbt_project.yml before it reads vars: from it
+            values = self._scoped(self.setup.cli_vars, rec.package)
+        else:
+            values = self.vars_for(rec.package)
         if name in values:
             raw = values[name]
         elif default is not _MISSING:
             return default
+        elif rec.mode == "node":
+            # dbt parse gives None for a var nobody set (it fails only when the model is compiled)
+            if str(name) not in rec.unset:
+                rec.unset.append(str(name))
+            return None
         else:
+            where = "dbt_project.yml sees only --vars" if rec.mode == "project" else "nobody sets it"
             raise Unresolvable(
-                f"var('{name}') has no value and no default (dbt parse fails the same way); "
-                "set it in vars: or with freshlens's vars setting"
+                f"var('{name}') has no value and no default ({where}; dbt fails to parse the same way); "
+                "set it with --vars or freshlens's vars setting"
             )
         if isinstance(raw, str) and ("{{" in raw or "{%" in raw):
             return self.render_string(raw, rec.package)

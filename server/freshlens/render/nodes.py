@@ -72,6 +72,8 @@ def to_node(value: Any, span: Span) -> YNode:
         return YMap([YPair(YScalar(str(k), span, "str"), to_node(v, span)) for k, v in value.items()], span)
     if isinstance(value, list | tuple):
         return YSeq([to_node(v, span) for v in value], span)
+    if isinstance(value, Dynamic):
+        return YScalar(value, span, "dynamic")
     if isinstance(value, Undefined):  # a name no macro defines: the value is unknown, not ""
         return YScalar(Dynamic(f"{value._undefined_name or '?'}(…)"), span, "dynamic")
     if not isinstance(value, str | int | float | bool) and value is not None:
@@ -90,7 +92,7 @@ class Renderer:
         self.rendered = 0  # renders actually run (not served by a cache)
         self.setup = setup
         self._cache: dict[tuple[str, str, str, str], NodeRender] = {}
-        self._values: dict[tuple[str, str], Any] = {}
+        self._values: dict[tuple[str, str, bool], Any] = {}
         self._macro_names = {name for pkg in setup.macros.values() for name in pkg}
         self._namespaces = {p for p in setup.packages if p in setup.macros}
         self._jinja_vars = any(
@@ -188,24 +190,25 @@ class Renderer:
         out.refs = [_ref_call(c, lines, scan) for c in rec.calls]
         for c in rec.configs:
             span = _static_config_span(scan, c.line) or _line_span(lines, c.line or 1)
-            args = to_node(c.values, span)
+            values = _mark_unset(c.values, rec.unset) if rec.unset else c.values
+            args = to_node(values, span)
             assert isinstance(args, YMap)
             out.configs.append(ConfigCall(args, span))
         out.configs = _prefer_static_configs(out.configs, rec, scan)
         return out
 
     # -- YAML values ------------------------------------------------------------------------------
-    def render_value(self, package: str, text: str) -> Any:
+    def render_value(self, package: str, text: str, project: bool = False) -> Any:
         """A Jinja string from YAML (``"{{ var('x') | as_bool }}"``) rendered as dbt does (native).
 
         Cached by (package, text): a folder's ``+enabled`` reaches every model below it, and YAML
         values see no per-node context (no ``ref``/``this``), so one render serves them all.
         """
-        key = (package, text)
+        key = (package, text, project)
         got = self._values.get(key, _MISSING)
         if got is _MISSING:
             try:
-                got = self._render_value(package, text)
+                got = self._render_value(package, text, "project" if project else "props")
             except Exception as exc:  # remembered too: the same text fails the same way
                 got = _Failed(exc)
             self._values[key] = got
@@ -213,9 +216,9 @@ class Renderer:
             raise got.exc
         return got
 
-    def _render_value(self, package: str, text: str) -> Any:
+    def _render_value(self, package: str, text: str, mode: str) -> Any:
         t = self.context.native_env.compile_template(text, STRING_FILE)
-        rec = Recorder(package, "")
+        rec = Recorder(package, "", mode=mode)
         token = bind(rec)
         try:
             with budget():
@@ -233,6 +236,17 @@ class _Failed:
 
     def __init__(self, exc: Exception) -> None:
         self.exc = exc
+
+
+def _mark_unset(value: Any, unset: list[str]) -> Any:
+    """In a render that read vars nobody set, a None config value is unknown, not null."""
+    if value is None:
+        return Dynamic(", ".join(f"var('{v}')" for v in unset) + " (no value, no default)")
+    if isinstance(value, dict):
+        return {k: _mark_unset(v, unset) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mark_unset(v, unset) for v in value]
+    return value
 
 
 def _flat_values(value: Any) -> list[Any]:

@@ -10,6 +10,7 @@ what the render saw on the node; ``resolve_yaml_values`` renders the Jinja strin
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from freshlens.render.nodes import NodeRender, Renderer
 from freshlens.render.sandbox import RenderError
 
 if TYPE_CHECKING:
-    from freshlens.index import Node, PackageFiles, ProjectIndex
+    from freshlens.index import Node, PackageFiles, ProjectIndex, SourceTable
 
 
 def _package_name(pkg: PackageFiles) -> str:
@@ -71,19 +72,40 @@ def setup_for(
 def render_model(idx: ProjectIndex, node: Node) -> NodeRender | None:
     """Render ``node`` if its scan is incomplete; on success its calls become the rendered ones."""
     renderer: Renderer | None = idx.renderer
-    if renderer is None or node.path is None or node.resource_type != "model" or node.language != "sql":
+    if renderer is None or node.path is None or node.language != "sql":
+        return None
+    if node.resource_type not in ("model", "snapshot"):
         return None
     sql = None
     for pkg in [idx.root, *idx.packages]:
-        sql = pkg.sql.get(node.path)
+        sql = (pkg.sql if node.resource_type == "model" else pkg.snapshots).get(node.path)
         if sql is not None:
             break
-    if sql is None or not renderer.needs_render(sql.text, sql.scan):
+    if sql is None:
         return None
-    got = renderer.render_node(node.package, node.name, sql.text, sql.scan, _model_meta(idx, node))
+    text = sql.text if node.resource_type == "model" else snapshot_body(sql.text, node.name)
+    if text is None or not renderer.needs_render(text, sql.scan):
+        return None
+    got = renderer.render_node(node.package, node.name, text, sql.scan, _model_meta(idx, node))
     if got.ok:
         node.configs, node.refs = list(got.configs), list(got.refs)
     return got
+
+
+_SNAPSHOT = re.compile(r"\{%-?\s*snapshot\s+(\w+)\s*-?%\}(.*?)\{%-?\s*endsnapshot\s*-?%\}", re.DOTALL)
+
+
+def snapshot_body(text: str, name: str) -> str | None:
+    """The file with only snapshot ``name``'s body kept (the rest blanked, newlines kept, so lines stay)."""
+    for m in _SNAPSHOT.finditer(text):
+        if m.group(1) == name:
+            start, end = m.span(2)
+            return _blank(text[:start]) + text[start:end] + _blank(text[end:])
+    return None
+
+
+def _blank(part: str) -> str:
+    return "".join(c if c == "\n" else " " for c in part)
 
 
 def _model_meta(idx: ProjectIndex, node: Node) -> dict[str, Any]:
@@ -96,11 +118,13 @@ def _model_meta(idx: ProjectIndex, node: Node) -> dict[str, Any]:
     return {"fqn": list(node.fqn)}
 
 
-def _render_dynamic(renderer: Renderer, package: str, value: Any) -> tuple[Any, bool]:
-    """``value`` with every ``Dynamic`` inside rendered; False when one could not be."""
+def _render_dynamic(renderer: Renderer, package: str, value: Any, project: bool = False) -> tuple[Any, bool]:
+    """``value`` with every ``Dynamic`` inside rendered; False when one could not be.
+
+    ``project``: the value is from dbt_project.yml, which dbt renders with the --vars only."""
     if isinstance(value, Dynamic):
         try:
-            return renderer.render_value(package, value.text), True
+            return renderer.render_value(package, value.text, project), True
         except RenderError:
             return value, False
         except Exception:  # the user's Jinja raised: keep it dynamic (said so in the listing)
@@ -109,11 +133,11 @@ def _render_dynamic(renderer: Renderer, package: str, value: Any) -> tuple[Any, 
         out: dict[Any, Any] = {}
         ok = True
         for k, v in value.items():
-            out[k], good = _render_dynamic(renderer, package, v)
+            out[k], good = _render_dynamic(renderer, package, v, project)
             ok = ok and good
         return out, ok
     if isinstance(value, list):
-        items = [_render_dynamic(renderer, package, v) for v in value]
+        items = [_render_dynamic(renderer, package, v, project) for v in value]
         return [v for v, _ in items], all(g for _, g in items)
     return value, True
 
@@ -137,12 +161,28 @@ def resolve_yaml_values(idx: ProjectIndex, node: Node) -> None:
         if eff.setting is None or eff.setting.layer == "sql" or eff.setting.conditional:
             continue
         if _has_dynamic(eff.value):
-            eff.value, _ok = _render_dynamic(renderer, node.package, eff.value)
+            project = eff.setting.layer == "dbt_project.yml"
+            eff.value, _ok = _render_dynamic(renderer, node.package, eff.value, project)
 
 
-def rendered_value(idx: ProjectIndex, package: str, value: Any) -> Any:
+def rendered_value(idx: ProjectIndex, package: str, value: Any, project: bool = False) -> Any:
     """``value`` with its Jinja strings rendered as dbt renders YAML (unchanged where that fails)."""
     renderer: Renderer | None = idx.renderer
     if renderer is None or not _has_dynamic(value):
         return value
-    return _render_dynamic(renderer, package, value)[0]
+    return _render_dynamic(renderer, package, value, project)[0]
+
+
+def resolve_source_values(idx: ProjectIndex, st: SourceTable) -> None:
+    """Render a source table's Jinja as dbt renders properties YAML: ``loaded_at_field``, the freshness
+    thresholds and ``filter`` (``loaded_at_query`` is kept as written, as in manifest.json)."""
+    if idx.renderer is None:
+        return
+    st.loaded_at_field.value = rendered_value(idx, st.package, st.loaded_at_field.value)
+    fr = st.freshness
+    for th in (fr.warn_after, fr.error_after):
+        if th is not None:
+            project = th.setting is not None and th.setting.layer == "dbt_project.yml"
+            th.count = rendered_value(idx, st.package, th.count, project)
+            th.period = rendered_value(idx, st.package, th.period, project)
+    fr.filter = rendered_value(idx, st.package, fr.filter)

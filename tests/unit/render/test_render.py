@@ -88,7 +88,7 @@ def test_var_without_value_or_default_is_reported_not_guessed(project) -> None: 
         )
     )
     [f] = codes(ws, "FL012")
-    assert "var('upstream') has no value and no default" in f.message
+    assert "var('upstream')" in f.message and "no value and no default" in f.message
     assert f.loc.span.line == 1 and f.loc.span.col == 14
     assert len(codes(ws, "FL009")) == 1  # the computed ref stays flagged
 
@@ -320,7 +320,9 @@ def test_modules_never_reach_the_operating_system(project, tmp_path) -> None:  #
             {
                 "dbt_project.yml": PROJECT,
                 "models/a.sql": "select 1",
-                "models/esc.sql": "{{ modules.re.enum.sys.modules['os'].system('touch " + str(marker) + "') }}\n"
+                "models/esc.sql": "{{ modules.re.enum.sys.modules['os'].system('touch "
+                + str(marker)
+                + "') }}\n"
                 "select * from {{ ref(var('x')) }}",
                 "models/tz.sql": "{{ modules.pytz.os.system('touch " + str(marker) + "') }}\n"
                 "select * from {{ ref(var('x')) }}",
