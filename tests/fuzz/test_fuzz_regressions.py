@@ -1,0 +1,31 @@
+"""Crashes the fuzz tests found, each kept as a plain example so it stays fixed (issue 12)."""
+
+from __future__ import annotations
+
+import pytest
+
+from freshlens.model import Span
+from freshlens.project.files import parse_props_file, parse_sql_file
+
+
+def test_lone_surrogate_in_yaml_is_a_syntax_finding() -> None:
+    """An editor buffer with a lone UTF-16 surrogate: libyaml raised UnicodeEncodeError (a crash)."""
+    props = parse_props_file("models/x.yml", "version: 2\nmodels:\n  - name: a\ud800b\n")
+    assert [(p.code, p.loc.span) for p in props.problems] == [("FL001", Span(2, 11, 2, 12))]
+    assert "lone surrogate" in props.problems[0].message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ config(ps: materialized='table') }}\nselect 1\n",  # a key typed without '='
+        "select * from {{ ref('count': 4}) }}\n",
+        "select * from {{ ref('a', , 'b') }}\n",
+        "{{ config(materialized=) }}\nselect 1\n",
+    ],
+)
+def test_a_stray_token_in_call_arguments_is_a_jinja_finding(text: str) -> None:
+    """The scanner's internal _ParseFail escaped scan_sql on these (found by tests/fuzz): now FL002."""
+    sql = parse_sql_file("models/x.sql", text)
+    assert [p.code for p in sql.problems] == ["FL002"], sql.problems
+    assert "not valid Jinja" in sql.problems[0].message
