@@ -1,0 +1,22 @@
+"""Hypothesis profiles for the fuzz tests: "ci" (default, a short run) and "long" (see docs/fuzzing.md).
+
+FRESHLENS_FUZZ=long selects the long profile; FRESHLENS_FUZZ_EXAMPLES sets its examples per test.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# Timing is asserted by the tests themselves (fuzzkit.BOUND_S): hypothesis' per-example deadline
+# would flake on a shared 2-core machine. Seeds are big files, hence the health-check relaxations.
+_COMMON = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+}
+settings.register_profile("ci", max_examples=40, database=None, derandomize=False, **_COMMON)
+settings.register_profile(
+    "long", max_examples=int(os.environ.get("FRESHLENS_FUZZ_EXAMPLES", "20000")), **_COMMON
+)
+settings.load_profile(os.environ.get("FRESHLENS_FUZZ", "ci"))
