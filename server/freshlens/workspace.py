@@ -386,6 +386,25 @@ class Workspace:
         changed = {p for p in set(before) | set(after) if before.get(p, []) != after.get(p, [])}
         return changed
 
+    def set_roots(self, roots: list[str]) -> set[str]:
+        """The editor's workspace folders changed: index the projects of new roots, drop the others.
+
+        Returns the files whose findings changed (a dropped project's files go back to no findings).
+        """
+        before = self.findings()
+        self.roots = [_norm(r) for r in roots]
+        keep = {_norm(pf) for pf in self.discover()}
+        for key in [k for k in self.projects if k not in keep]:
+            gone = self.projects.pop(key)
+            for path in gone.files - set(self.overlay):  # not watched any more: read again if re-added
+                self.cache.pop(path, None)
+        with _quiet_gc(freeze=False):
+            for pf in sorted(keep - set(self.projects)):
+                proj = self.projects[pf] = Project(pf, os.path.dirname(pf))
+                self._build(proj)
+        after = self.findings()
+        return {p for p in set(before) | set(after) if before.get(p, []) != after.get(p, [])}
+
     def close_file(self, path: str) -> set[str]:
         """The editor closed a file: fall back to the disk version."""
         path = _norm(path)

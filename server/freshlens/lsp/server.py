@@ -248,6 +248,17 @@ async def did_change_watched(ls: FreshlensServer, params: types.DidChangeWatched
         schedule_replan(ls)
 
 
+@server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+async def did_change_folders(ls: FreshlensServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+    # pygls has already updated ls.workspace.folders; the projects follow them
+    await ls.ready.wait()
+    if ls.ws is None:
+        return
+    roots = [p for f in ls.workspace.folders.values() if (p := to_fs_path(f.uri))]
+    publish(ls, ls.ws.set_roots(roots))
+    schedule_replan(ls)
+
+
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
 def did_change_configuration(ls: FreshlensServer, params: types.DidChangeConfigurationParams) -> None:
     if ls.ws is None:
