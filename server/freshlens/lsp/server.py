@@ -13,6 +13,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from freshlens import __version__
 from freshlens.lsp.convert import to_diagnostic
+from freshlens.lsp.protocol import FreshlensProtocol
 from freshlens.workspace import Workspace
 
 log = logging.getLogger("freshlens.lsp")
@@ -20,7 +21,7 @@ log = logging.getLogger("freshlens.lsp")
 
 class FreshlensServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("freshlens", __version__)
+        super().__init__("freshlens", __version__, protocol_cls=FreshlensProtocol)
         self.ws: Workspace | None = None
         self.settings: dict[str, Any] = {}
         self.versions: dict[str, int | None] = {}
