@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
-from fuzzkit import bounded
+from fuzzkit import ARTIFACTS, bounded
 
 from freshlens.model import Span
 from freshlens.project.files import parse_props_file, parse_sql_file
+from freshlens.state.artifacts import read_run_results
+from freshlens.state.store import StateStore
 from freshlens.workspace import Workspace
 
 
@@ -44,3 +48,16 @@ def test_a_file_with_thousands_of_findings_is_answered_in_bounded_time(tmp_path:
     ws = Workspace([str(tmp_path)])
     found = bounded(lambda: (ws.load(), ws.all_findings())[1])
     assert len([f for f in found if f.code == "FL002"]) == 5000
+
+
+def test_an_artifact_with_a_lone_surrogate_escape_is_ingested(tmp_path: Path) -> None:
+    """JSON may hold "\\ud800" alone (half a UTF-16 pair); SQLite refused it with UnicodeEncodeError,
+    which escaped `freshlens state ingest` (found by tests/fuzz). It is read as U+FFFD now."""
+    run = tmp_path / "run"
+    shutil.copytree(ARTIFACTS / "run1", run)
+    data = json.loads((run / "run_results.json").read_text())
+    data["results"][0]["message"] = "broken \ud800 text"
+    (run / "run_results.json").write_text(json.dumps(data))  # ensure_ascii: written as \ud800
+    assert "broken \ufffd text" in {r.message for r in read_run_results(run / "run_results.json").results}
+    with StateStore(tmp_path / "state.db") as store:
+        store.ingest(run)
