@@ -124,11 +124,6 @@ class Soak:
     def files(self, folder: Path) -> list[Path]:
         return sorted(p for p in folder.rglob("*") if p.suffix in (".sql", ".yml"))
 
-    def all_files(self) -> list[Path]:
-        return [p for f in self.in_workspace for p in self.files(f)] + [
-            p for p in self.open if not p.exists()
-        ]
-
     def count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
 

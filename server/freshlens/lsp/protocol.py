@@ -4,13 +4,15 @@ pygls 2.1 keeps the future of every handler it runs in ``_request_futures``, key
 id. A request's future is removed when its response is sent; a notification's (didChange, didOpen,
 didChangeWatchedFiles …, which get a random id, twice when a built-in handler hands over to ours)
 is never removed. Each one holds its finished task with the notification's parameters — the full
-text for a didOpen — so the server grew by a few kilobytes per edit, for good (issue 12, found by
-tests/lsp/test_soak.py). Here every handler's future is dropped once it is done.
+text for a didOpen — so the server grew by a few kilobytes per edit, for good (found by
+tests/lsp/test_soak.py). Here the finished futures are dropped before each message is handled.
+
+Not from a done-callback: pygls cancels the pending futures at shutdown by iterating over that
+dict, and a callback that removes entries would change it during the iteration.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from typing import Any
 
 from pygls.protocol import LanguageServerProtocol
@@ -25,11 +27,9 @@ class FreshlensProtocol(LanguageServerProtocol):
         args: tuple[Any, ...] | None = None,
         kwargs: dict[str, Any] | None = None,
     ) -> None:
+        # A finished future needs no entry: its response (if any) is sent by its own callback, and
+        # a cancel for it has nothing left to cancel. Only the handlers in flight stay.
+        for key, future in list(self._request_futures.items()):
+            if future.done():
+                self._request_futures.pop(key, None)
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
-        future = self._request_futures.get(msg_id)
-        if future is not None:
-            future.add_done_callback(lambda done: self._forget(msg_id, done))
-
-    def _forget(self, msg_id: Any, done: Future[Any] | Any) -> None:
-        if self._request_futures.get(msg_id) is done:
-            del self._request_futures[msg_id]
