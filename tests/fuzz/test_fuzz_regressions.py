@@ -61,3 +61,9 @@ def test_an_artifact_with_a_lone_surrogate_escape_is_ingested(tmp_path: Path) ->
     assert "broken \ufffd text" in {r.message for r in read_run_results(run / "run_results.json").results}
     with StateStore(tmp_path / "state.db") as store:
         store.ingest(run)
+    # the same half pair as raw bytes (CESU-8), which json.loads lets through too
+    raw = (
+        (run / "run_results.json").read_bytes().replace(b"\\ud800", "\ud800".encode("utf-8", "surrogatepass"))
+    )
+    (run / "run_results.json").write_bytes(raw)
+    assert "broken \ufffd text" in {r.message for r in read_run_results(run / "run_results.json").results}

@@ -277,9 +277,10 @@ def _load_json(path: Path, label: str) -> JSONDict:
     return data
 
 
-# JSON may escape half of a UTF-16 pair ("\ud800") on its own; such a string cannot be stored (SQLite
+# JSON may escape half of a UTF-16 pair ("\ud800") on its own, and json.loads also lets the same
+# half through as raw bytes (ED A0 80, as CESU-8 writers emit); such a string cannot be stored (SQLite
 # and every encoder refuse it), so it becomes U+FFFD. Found by tests/fuzz. Real pairs decode whole.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 def _replace_lone_surrogates(data: JSONDict) -> None:
