@@ -15,7 +15,7 @@ _COMMON = {
     "deadline": None,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 }
-settings.register_profile("ci", max_examples=40, database=None, derandomize=False, **_COMMON)
+settings.register_profile("ci", max_examples=60, database=None, **_COMMON)
 settings.register_profile(
     "long", max_examples=int(os.environ.get("FRESHLENS_FUZZ_EXAMPLES", "20000")), **_COMMON
 )
