@@ -9,13 +9,24 @@ tests/lsp/test_soak.py). Here the finished futures are dropped before each messa
 
 Not from a done-callback: pygls cancels the pending futures at shutdown by iterating over that
 dict, and a callback that removes entries would change it during the iteration.
+
+Also: a didChange for a document the editor never opened cannot be applied (there is no text to
+apply it to). pygls failed on it with a KeyError, logged as an internal error with a traceback; it is
+now ignored with a warning that says so, and the file stays as it is on disk.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Generator
 from typing import Any
+from urllib.parse import unquote
 
+from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+log = logging.getLogger("freshlens.lsp")
 
 
 class FreshlensProtocol(LanguageServerProtocol):
@@ -33,3 +44,13 @@ class FreshlensProtocol(LanguageServerProtocol):
             if future.done():
                 self._request_futures.pop(key, None)
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(
+        self, params: types.DidChangeTextDocumentParams
+    ) -> Generator[Any, Any, None]:
+        uri = params.text_document.uri
+        if unquote(uri) not in self.workspace.text_documents:
+            log.warning("ignoring a change to %s: the editor sent it without opening the document first", uri)
+            return
+        yield from super().lsp_text_document__did_change(params)
