@@ -13,6 +13,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from freshlens import __version__
 from freshlens.lsp.convert import to_diagnostic
+from freshlens.lsp.protocol import FreshlensProtocol
 from freshlens.rules.v2_resolve import ENGINES
 from freshlens.workspace import Workspace
 
@@ -21,7 +22,7 @@ log = logging.getLogger("freshlens.lsp")
 
 class FreshlensServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("freshlens", __version__)
+        super().__init__("freshlens", __version__, protocol_cls=FreshlensProtocol)
         self.ws: Workspace | None = None
         self.settings: dict[str, Any] = {}
         self.versions: dict[str, int | None] = {}
@@ -260,6 +261,17 @@ async def did_change_watched(ls: FreshlensServer, params: types.DidChangeWatched
     publish(ls, changed)
     if changed or any(ev.uri.endswith((".json", ".db")) for ev in params.changes):
         schedule_replan(ls)
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+async def did_change_folders(ls: FreshlensServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+    # pygls has already updated ls.workspace.folders; the projects follow them
+    await ls.ready.wait()
+    if ls.ws is None:
+        return
+    roots = [p for f in ls.workspace.folders.values() if (p := to_fs_path(f.uri))]
+    publish(ls, ls.ws.set_roots(roots))
+    schedule_replan(ls)
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -321,10 +321,14 @@ class _Scanner:
                 if close is None:
                     i += 1
                     continue
-                if t.text == "config":
-                    self.config_call(toks, i, close)
-                else:
-                    self.ref_call(toks, i, close)
+                try:
+                    if t.text == "config":
+                        self.config_call(toks, i, close)
+                    else:
+                        self.ref_call(toks, i, close)
+                except _ParseFail:  # a ',', ':' or ')' where an argument must be (found by tests/fuzz)
+                    why = f"the arguments of {t.text}() are not valid Jinja (a stray ',', ':' or '=')"
+                    self.problem(toks[i].start, toks[close].end, why)
                 # nested calls (ref inside another call's arguments) are still found
             i += 1
 

@@ -329,6 +329,15 @@ def parse_yaml(text: str, dups: list[YMap] | None = None) -> YNode | None:
         raise YamlError(problem, Span(line, col, line, col + 1)) from exc
     except yaml.YAMLError as exc:
         raise YamlError(str(exc), Span(0, 0, 0, 1)) from exc
+    except UnicodeEncodeError as exc:
+        # An editor buffer can hold a lone UTF-16 surrogate (the protocol's JSON allows "\ud800");
+        # libyaml takes UTF-8 only. Found by tests/fuzz.
+        line = text.count("\n", 0, exc.start)
+        col = exc.start - (text.rfind("\n", 0, exc.start) + 1)
+        raise YamlError(
+            f"U+{ord(text[exc.start]):04X} is a lone surrogate, not a Unicode character; delete it",
+            Span(line, col, line, col + 1),
+        ) from None
 
 
 def to_plain(node: YNode | None) -> Any:

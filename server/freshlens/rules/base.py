@@ -32,6 +32,11 @@ class ScopedIndex:
         self.duplicates = [(a, b) for a, b in index.duplicates if a.path in scope or b.path in scope]
         self.orphan_props = [(e, p) for e, p in index.orphan_props if p in scope]
 
+    @property
+    def whole(self) -> ProjectIndex:
+        """The whole project (names to suggest, targets to resolve) behind the scoped view."""
+        return self._index
+
     def models(self):  # type: ignore[no-untyped-def]
         return (n for n in self.nodes.values() if n.resource_type == "model")
 

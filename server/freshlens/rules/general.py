@@ -17,8 +17,9 @@ def parse_problems(ctx: Ctx) -> Iterator[Finding]:
 def references(ctx: Ctx) -> Iterator[Finding]:
     """FL003/FL004 unresolved ``ref``/``source``; FL009 computed ones (not guessed)."""
     idx = ctx.index
-    model_names = sorted({n.name for n in idx.nodes.values()})
-    source_names = sorted({f"{s.source_name}.{s.name}" for s in idx.sources.values()})
+    whole = getattr(idx, "whole", idx)  # suggestions come from the whole project, also when re-checking one file
+    model_names = sorted({n.name for n in whole.nodes.values()})
+    source_names = sorted({f"{s.source_name}.{s.name}" for s in whole.sources.values()})
     for u in idx.unresolved:
         if u.node.package != idx.name or u.node.eff("enabled").value is False:
             continue  # dbt neither links nor checks the refs of a disabled node

@@ -280,7 +280,36 @@ def _load_json(path: Path, label: str) -> JSONDict:
         ) from None
     if not isinstance(data, dict):
         raise ArtifactError(f"{path}: {label} should hold a JSON object, found {type(data).__name__}.")
+    if _SURROGATE_ESCAPE.search(raw):
+        _replace_lone_surrogates(data)
     return data
+
+
+# JSON may escape half of a UTF-16 pair ("\ud800") on its own, and json.loads also lets the same
+# half through as raw bytes (ED A0 80, as CESU-8 writers emit); such a string cannot be stored (SQLite
+# and every encoder refuse it), so it becomes U+FFFD. Found by tests/fuzz. Real pairs decode whole.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _replace_lone_surrogates(data: JSONDict) -> None:
+    def fix(s: str) -> str:
+        return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+    todo: list[Any] = [data]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            for k in list(node):
+                v = node.pop(k) if isinstance(k, str) and fix(k) != k else node[k]
+                k2 = fix(k) if isinstance(k, str) else k
+                node[k2] = fix(v) if isinstance(v, str) else v
+                todo.append(v)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                if isinstance(v, str):
+                    node[i] = fix(v)
+                else:
+                    todo.append(v)
 
 
 class _Reader:

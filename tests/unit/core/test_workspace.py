@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from freshlens.cli import main
 from freshlens.workspace import Workspace
 
@@ -204,3 +206,39 @@ def test_edits_do_not_freeze_the_callers_garbage(tmp_path: Path) -> None:
         ws.update_file(str(tmp_path / "models/b.sql"), f"select {i} from {{{{ ref('a') }}}}")
     gc.collect()
     assert sum(r() is not None for r in refs) == 0
+
+
+def test_workspace_folders_added_and_removed(tmp_path: Path) -> None:
+    """set_roots (the editor's workspace folders): a new folder's project is checked, a removed
+    folder's files go back to no findings and are reported as changed so the editor clears them."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    write(one, BASE)
+    write(two, {**BASE, "models/b.sql": "select * from {{ ref('nope') }}"})
+    ws = Workspace([str(one)])
+    ws.load()
+    assert codes(ws) == [("s.yml", "FL110")]
+    changed = ws.set_roots([str(one), str(two)])
+    assert changed == {str(two / "models/b.sql"), str(two / "models/s.yml")}
+    assert codes(ws) == [("b.sql", "FL003"), ("s.yml", "FL110"), ("s.yml", "FL110")]
+    changed = ws.set_roots([str(two)])
+    assert changed == {str(one / "models/s.yml")}
+    assert [Path(f.loc.path).parent.parent.name for f in ws.all_findings()] == ["two", "two"]
+    # a file changed on disk while its folder was out of the workspace is read again when it returns
+    (one / "models/b.sql").write_text("select * from {{ ref('gone') }}")
+    ws.set_roots([str(one), str(two)])
+    assert str(one / "models/b.sql") in {f.loc.path for f in ws.all_findings() if f.code == "FL003"}
+
+
+def test_did_you_mean_after_an_edit_matches_a_fresh_check(tmp_path: Path) -> None:
+    files = {
+        **BASE,
+        "models/orders.sql": "select 1",
+        "models/s.yml": "version: 2\nmodels:\n  - name: a\n  - name: order\n",
+    }
+    write(tmp_path, files)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    before = [f.message for f in ws.all_findings() if f.code == "FL010"]
+    assert before and "Did you mean `orders`?" in before[0]
+    ws.update_file(str(tmp_path / "models/s.yml"), files["models/s.yml"] + "\n")
+    assert [f.message for f in ws.all_findings() if f.code == "FL010"] == before
