@@ -17,7 +17,9 @@ def parse_problems(ctx: Ctx) -> Iterator[Finding]:
 def references(ctx: Ctx) -> Iterator[Finding]:
     """FL003/FL004 unresolved ``ref``/``source``; FL009 computed ones (not guessed)."""
     idx = ctx.index
-    whole = getattr(idx, "whole", idx)  # suggestions come from the whole project, also when re-checking one file
+    whole = getattr(
+        idx, "whole", idx
+    )  # suggestions come from the whole project, also when re-checking one file
     model_names = sorted({n.name for n in whole.nodes.values()})
     source_names = sorted({f"{s.source_name}.{s.name}" for s in whole.sources.values()})
     for u in idx.unresolved:
@@ -131,7 +133,7 @@ def duplicates(ctx: Ctx) -> Iterator[Finding]:
 
 def orphan_properties(ctx: Ctx) -> Iterator[Finding]:
     """FL010: a properties entry whose model/seed/snapshot has no file."""
-    names = sorted({n.name for n in ctx.index.nodes.values()})
+    names = sorted({n.name for n in getattr(ctx.index, "whole", ctx.index).nodes.values()})
     for entry, path in ctx.index.orphan_props:
         kind = entry.kind.rstrip("s")
         yield finding(

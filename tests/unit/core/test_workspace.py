@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from freshlens.cli import main
 from freshlens.workspace import Workspace
 
