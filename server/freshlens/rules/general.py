@@ -17,11 +17,13 @@ def parse_problems(ctx: Ctx) -> Iterator[Finding]:
 def references(ctx: Ctx) -> Iterator[Finding]:
     """FL003/FL004 unresolved ``ref``/``source``; FL009 computed ones (not guessed)."""
     idx = ctx.index
-    whole = getattr(
-        idx, "whole", idx
-    )  # suggestions come from the whole project, also when re-checking one file
-    model_names = sorted({n.name for n in whole.nodes.values()})
-    source_names = sorted({f"{s.source_name}.{s.name}" for s in whole.sources.values()})
+    # suggestions come from the whole project, also when re-checking one file; built only when something
+    # is unresolved, so re-checking an edit costs no pass over the project
+    whole = getattr(idx, "whole", idx)
+    model_names = sorted({n.name for n in whole.nodes.values()}) if idx.unresolved else []
+    source_names = (
+        sorted({f"{s.source_name}.{s.name}" for s in whole.sources.values()}) if idx.unresolved else []
+    )
     for u in idx.unresolved:
         if u.node.package != idx.name or u.node.eff("enabled").value is False:
             continue  # dbt neither links nor checks the refs of a disabled node
@@ -133,7 +135,8 @@ def duplicates(ctx: Ctx) -> Iterator[Finding]:
 
 def orphan_properties(ctx: Ctx) -> Iterator[Finding]:
     """FL010: a properties entry whose model/seed/snapshot has no file."""
-    names = sorted({n.name for n in getattr(ctx.index, "whole", ctx.index).nodes.values()})
+    whole = getattr(ctx.index, "whole", ctx.index)
+    names = sorted({n.name for n in whole.nodes.values()}) if ctx.index.orphan_props else []
     for entry, path in ctx.index.orphan_props:
         kind = entry.kind.rstrip("s")
         yield finding(
