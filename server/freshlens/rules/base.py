@@ -6,6 +6,7 @@ import difflib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from freshlens.index import ProjectIndex, Setting, call_settings, config_settings
 from freshlens.model import Finding, Loc, ParseProblem, Related, Severity
@@ -52,6 +53,7 @@ class Ctx:
     # the engine the user says the project runs on (auto | core | v2 | both); auto = require-dbt-version
     engine: str = "auto"
     _sites: list[Site] | None = field(default=None)
+    memo: dict[str, Any] = field(default_factory=dict)  # results rules share within one run
 
     def sites(self) -> list[Site]:
         if self._sites is None:

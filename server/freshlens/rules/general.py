@@ -63,6 +63,8 @@ def refs_to_disabled(ctx: Ctx) -> Iterator[Finding]:
     from freshlens.index import ref_target
 
     idx = ctx.index
+    if ctx.scope is None and not any(n.eff("enabled").value is False for n in idx.nodes.values()):
+        return  # a whole-project run where nothing is disabled: no ref can point at a disabled model
     for node in idx.nodes.values():
         if node.package != idx.name or node.path is None or node.eff("enabled").value is False:
             continue

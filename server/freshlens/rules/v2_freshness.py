@@ -35,13 +35,19 @@ V2_METADATA_ADAPTERS = frozenset({"snowflake", "bigquery", "databricks", "spark"
 _LAYER_RANK = {"dbt_project.yml": 0, "properties": 1, "sql": 2}
 
 
-def _slas(ctx: Ctx) -> Iterator[ModelSla]:
-    for node in ctx.index.models():
-        if node.package != ctx.index.name:
-            continue
-        m = model_sla(node)
-        if m is not None:
-            yield m
+def _slas(ctx: Ctx) -> list[ModelSla]:
+    """Each model's v2 SLA, computed once per rules run (model_rules and replace_rules both need it)."""
+    got: list[ModelSla] | None = ctx.memo.get("v2_slas")
+    if got is None:
+        got = []
+        for node in ctx.index.models():
+            if node.package != ctx.index.name:
+                continue
+            m = model_sla(node)
+            if m is not None:
+                got.append(m)
+        ctx.memo["v2_slas"] = got
+    return got
 
 
 class _Grouped:
@@ -312,7 +318,7 @@ def top_level_loaded_at(ctx: Ctx) -> Iterator[Finding]:
 def model_rules(ctx: Ctx) -> Iterator[Finding]:
     """MV3 across levels, MV4, MV5, MV8, MV13 on each model's v2-effective freshness."""
     engine = engine_of(ctx)
-    slas = list(_slas(ctx))
+    slas = _slas(ctx)
     # sibling loaded_at_* places that some model with an SLA reads: never reported as inert (MV13)
     used = {id(s.key_node) for m in slas if m.sla for s in m.siblings.values()}
     blocks: dict[int, int] | None = None  # config level of each key, built only when a model needs it
