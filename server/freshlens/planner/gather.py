@@ -222,6 +222,8 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
     if os.path.exists(state_path):
         try:
             state = _cached(("state", state_path), lambda: load_state(state_path))
+            if state.notice:  # a damaged store was rebuilt from its kept runs: the user should know
+                problems.append(state.notice)
         except StateError as exc:
             problems.append(str(exc))
             state = StateSnapshot.empty(state_path)

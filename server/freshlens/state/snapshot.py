@@ -140,6 +140,7 @@ class StateSnapshot:
     # where that run came from: its artifacts folder, or the origin given to ingest ("dbt platform job 1,
     # run 2", an s3:// URL)
     last_run_source: str | None = None
+    notice: str | None = None  # what opening the store had to do (a damaged store rebuilt), for the user
 
     def node(self, unique_id: str) -> NodeState | None:
         return self.nodes.get(unique_id)

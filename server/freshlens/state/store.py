@@ -44,6 +44,7 @@ Public API::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import tempfile
@@ -985,4 +986,5 @@ def load_state(path_or_dir: str | Path) -> StateSnapshot:
             "the store, or point --state at a directory holding manifest.json and run_results.json."
         )
     with StateStore(p) as store:
-        return store.snapshot()
+        snap = store.snapshot()
+        return dataclasses.replace(snap, notice=store.recovered) if store.recovered else snap

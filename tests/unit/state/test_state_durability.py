@@ -456,3 +456,15 @@ def test_load_state_rebuilds_a_deleted_store_from_its_kept_runs(artifacts: Path,
         want = state_of(store.snapshot())
     db.unlink()
     assert state_of(load_state(db)) == want
+
+
+def test_a_plan_says_when_its_store_was_rebuilt(artifacts: Path, tmp_path: Path) -> None:
+    """Issue 12.2: the repair message reaches the plan's problems (the CLI and the editor's status show them)."""
+    from freshlens.state.store import load_state
+
+    db = tmp_path / "state.db"
+    _three_steps(artifacts, db)
+    db.write_bytes(b"garbage" + db.read_bytes()[7:])
+    snap = load_state(db)
+    assert snap.notice is not None and "header" in snap.notice
+    assert load_state(db).notice is None  # repaired once: the next open has nothing to say
