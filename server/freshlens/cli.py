@@ -240,7 +240,7 @@ def explain_cmd(args: argparse.Namespace) -> int:
     if d is None:
         print(f"freshlens: error: no model named {args.model!r} in {idx.name}{hint}", file=sys.stderr)
         return 2
-    print(explain_markdown(d, res.at, res.regime, idx.dir))
+    print(explain_markdown(d, res.at, res.regime, idx.dir, res.state_run_source, res.state_run_at))
     return 0
 
 

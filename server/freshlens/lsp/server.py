@@ -509,7 +509,7 @@ def explain_for(ls: FreshlensServer, arg: str) -> str | None:
     if got is None:
         return None
     proj, res, d = got
-    text = explain_markdown(d, res.at, res.regime, proj.dir)
+    text = explain_markdown(d, res.at, res.regime, proj.dir, res.state_run_source, res.state_run_at)
     node = proj.index.nodes.get(d.unique_id) if proj.index is not None else None
     return text + (render_note(node) if node is not None else "")
 

@@ -119,7 +119,15 @@ def _when(d: datetime | None, now: datetime) -> str:
     return f"{d.strftime('%Y-%m-%d %H:%M')} UTC ({rel})"
 
 
-def explain_markdown(d: Decision, at: datetime, regime: str, root: str = "") -> str:
+def explain_markdown(
+    d: Decision,
+    at: datetime,
+    regime: str,
+    root: str = "",
+    state_source: str | None = None,
+    state_at: datetime | None = None,
+) -> str:
+    """The explanation of one decision; ``state_source``/``state_at``: the newest run the state holds."""
     lines = [f"### {d.label}: {d.name}", "", f"**{d.short}**", ""]
     if d.reason:
         lines.append(f"- dbt reason: `{d.reason}`")
@@ -127,6 +135,11 @@ def explain_markdown(d: Decision, at: datetime, regime: str, root: str = "") -> 
         f"- decided by rule **{d.rule}** ({'SAO' if regime == 'sao' else 'dbt State'} regime), confidence: {d.confidence}"
     )
     lines.append(f"- predicted for: {at.strftime('%Y-%m-%d %H:%M')} UTC")
+    if state_at is not None:
+        src = state_source or "an ingested run"
+        if root and os.path.isabs(src):
+            src = os.path.relpath(src, root)
+        lines.append(f"- state: newest run from {src}, generated {_when(state_at, at)}")
     lines.append(f"- last successful build: {_when(d.last_build, at)}")
     if d.code_change:
         lines.append(f"- code change since that build: {d.code_change}")

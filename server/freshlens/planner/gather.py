@@ -51,6 +51,10 @@ class PlanResult:
     state_origin: str
     freshness_origin: str
     problems: list[str] = field(default_factory=list)
+    # the newest run the state holds: where it came from (a folder, "dbt platform job 1, run 2", an
+    # s3:// URL) and when it was generated, for the explanation's "state:" line
+    state_run_source: str | None = None
+    state_run_at: datetime | None = None
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -273,4 +277,6 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
             problems.append(f"{exc} (only needed to compare code changes by SQL structure)")
     inputs = PlanInputs(idx, state, fresh, at, regime, file_text, origin, recorded)
     decisions = plan(inputs)
-    return PlanResult(regime, at, decisions, state.origin, origin, problems)
+    return PlanResult(
+        regime, at, decisions, state.origin, origin, problems, state.last_run_source, state.last_run_at
+    )
