@@ -111,17 +111,18 @@ def test_env_var_default_and_the_environment_only_when_allowed(project) -> None:
     assert parents(ws, "c") == ["model.p.b"] and parents(ws, "d") == ["model.p.b"]
 
 
-def test_target_from_profiles_and_unknown_fields_are_said(project) -> None:  # type: ignore[no-untyped-def]
+def test_target_from_profiles_and_unknown_fields_are_said(project, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.dbt/profiles.yml in reach
     files = {
         "dbt_project.yml": PROJECT,
         "models/a.sql": "select 1",
         "models/b.sql": "select 1",
         "models/c.sql": "select * from {{ ref('a' if target.name == 'prod' else 'b') }}",
     }
-    ws = load(project(files))  # no profiles.yml in reach (tests run with HOME's ~/.dbt absent or other)
-    idx = index_of(ws)
-    if "name" not in idx.renderer.setup.target:
-        assert "target.name is not known" in codes(ws, "FL012")[0].message
+    ws = load(project(files))
+    assert "name" not in index_of(ws).renderer.setup.target
+    assert "target.name is not known" in codes(ws, "FL012")[0].message
     files["profiles.yml"] = (
         "p:\n  target: prod\n  outputs:\n    prod:\n      type: duckdb\n      path: x.duckdb\n"
     )
