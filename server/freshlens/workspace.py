@@ -167,8 +167,17 @@ class Workspace:
             pp = parse_project_file(project_file, "")
         files = listings.get(pdir)
         if files is None:
+            unsaved = tuple(
+                sorted(p for p in self.overlay if p.startswith(pdir + os.sep) and not os.path.exists(p))
+            )
             files = discovery.list_resource_files(
-                pdir, pp.model_paths, pp.seed_paths, pp.snapshot_paths, pp.analysis_paths, pp.macro_paths
+                pdir,
+                pp.model_paths,
+                pp.seed_paths,
+                pp.snapshot_paths,
+                pp.analysis_paths,
+                pp.macro_paths,
+                unsaved,
             )
             listings[pdir] = files
         sql = self._parsed(files.sql_models, SqlFile)

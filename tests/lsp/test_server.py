@@ -166,6 +166,40 @@ async def test_file_deleted_outside_the_editor_clears_its_diagnostics(lsp_client
     await _wait_diag(lsp_client, uri, lambda d: len(d) == 0)
 
 
+async def test_an_edit_sent_just_before_close_does_not_outlive_the_buffer(lsp_client: LanguageClient) -> None:
+    """didChange then didClose in bursts: whatever update of the buffer is still queued at the close is
+    dropped, so the server goes back to the disk version and follows the disk from then on (a later
+    delete counts). The soak test meets the same interleavings at random."""
+    root: Path = lsp_client.root  # type: ignore[attr-defined]
+    a, b = root / "models/a.sql", root / "models/b.sql"
+    doc = types.TextDocumentIdentifier(uri=a.as_uri())
+    await _wait_diag(lsp_client, b.as_uri(), lambda d: any(x.code == "FL102" for x in d))
+    for _ in range(10):
+        lsp_client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=a.as_uri(), language_id="sql", version=1, text=a.read_text()
+                )
+            )
+        )
+        lsp_client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=a.as_uri(), version=2),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text="select {{ broken")],
+            )
+        )
+        lsp_client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=doc))
+    a.unlink()
+    lsp_client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=a.as_uri(), type=types.FileChangeType.Deleted)]
+        )
+    )
+    # b.sql's ref('a') no longer resolves: the server saw the delete, a.sql is not held open
+    await _wait_diag(lsp_client, b.as_uri(), lambda d: any(x.code == "FL003" for x in d))
+    assert not any(x.code == "FL002" for x in lsp_client.diagnostics.get(a.as_uri(), []))
+
+
 async def test_refactor_offers_the_dbt_state_equivalent(lsp_client: LanguageClient) -> None:
     root: Path = lsp_client.root  # type: ignore[attr-defined]
     uri = (root / "models/schema.yml").as_uri()

@@ -195,19 +195,20 @@ def _update(ls: FreshlensServer, path: str, text: str | None) -> None:
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 async def did_open(ls: FreshlensServer, params: types.DidOpenTextDocumentParams) -> None:
-    await ls.ready.wait()
     path = to_fs_path(params.text_document.uri)
     if not path:
         return
-    ls.versions[path] = params.text_document.version
-    _update(ls, path, params.text_document.text)
+    ls.versions[path] = params.text_document.version  # open from now on, even while indexing
+    await ls.ready.wait()
+    if path in ls.versions:
+        _update(ls, path, params.text_document.text)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 async def did_change(ls: FreshlensServer, params: types.DidChangeTextDocumentParams) -> None:
     path = to_fs_path(params.text_document.uri)
-    if not path:
-        return
+    if not path or path not in ls.versions:
+        return  # never opened: pygls has refused the change, the disk version stands
     ls.versions[path] = params.text_document.version
     if path in ls.pending:
         return  # an update is queued: it reads the newest text when it runs (edits coalesce)
@@ -218,6 +219,8 @@ async def did_change(ls: FreshlensServer, params: types.DidChangeTextDocumentPar
         await asyncio.sleep(0)
         await ls.ready.wait()
         ls.pending.pop(path, None)
+        if path not in ls.versions:
+            return  # closed meanwhile: did_close went back to the disk version
         doc = ls.workspace.get_text_document(params.text_document.uri)
         _update(ls, path, doc.source)
 
@@ -236,12 +239,16 @@ async def did_save(ls: FreshlensServer, params: types.DidSaveTextDocumentParams)
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 async def did_close(ls: FreshlensServer, params: types.DidCloseTextDocumentParams) -> None:
-    await ls.ready.wait()
     path = to_fs_path(params.text_document.uri)
-    if not path or ls.ws is None:
+    if not path:
         return
     ls.versions.pop(path, None)
-    publish(ls, ls.ws.close_file(path) | {path})
+    queued = ls.pending.pop(path, None)
+    if queued is not None:
+        queued.cancel()  # an edit of the closed buffer must not come back as the file's text
+    await ls.ready.wait()
+    if ls.ws is not None and path not in ls.versions:
+        publish(ls, ls.ws.close_file(path) | {path})
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)

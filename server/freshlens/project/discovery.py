@@ -122,30 +122,36 @@ class ResourceFiles:
     rel: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def _walk(base: str, project_dir: str, ignore: IgnoreRules) -> list[tuple[str, str]]:
+def _walk(
+    base: str, project_dir: str, ignore: IgnoreRules, unsaved: tuple[str, ...] = ()
+) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    if not os.path.isdir(base):
-        return out
-    for dirpath, dirnames, filenames in os.walk(base):
-        keep = []
-        for d in sorted(dirnames):
-            if d in SKIP_DIRS or d.startswith("."):
-                continue
-            if not ignore.rules or not ignore.ignored(
-                os.path.relpath(os.path.join(dirpath, d), project_dir), True
-            ):
-                keep.append(d)
-        dirnames[:] = keep
-        for f in sorted(filenames):
-            full = os.path.join(dirpath, f)
-            if ignore.rules and ignore.ignored(os.path.relpath(full, project_dir)):
-                continue
-            out.append(
-                (
-                    full,
-                    full[len(base) + 1 :] if full.startswith(base + os.sep) else os.path.relpath(full, base),
-                )
-            )
+    if os.path.isdir(base):
+        for dirpath, dirnames, filenames in os.walk(base):
+            keep = []
+            for d in sorted(dirnames):
+                if d in SKIP_DIRS or d.startswith("."):
+                    continue
+                if not ignore.rules or not ignore.ignored(
+                    os.path.relpath(os.path.join(dirpath, d), project_dir), True
+                ):
+                    keep.append(d)
+            dirnames[:] = keep
+            for f in sorted(filenames):
+                full = os.path.join(dirpath, f)
+                if ignore.rules and ignore.ignored(os.path.relpath(full, project_dir)):
+                    continue
+                rel = full[len(base) + 1 :] if full.startswith(base + os.sep) else os.path.relpath(full, base)
+                out.append((full, rel))
+    for full in unsaved:  # open in the editor, not (or no longer) on disk: the buffer is the file
+        if not full.startswith(base + os.sep):
+            continue
+        rel = full[len(base) + 1 :]
+        if any(d in SKIP_DIRS or d.startswith(".") for d in rel.split(os.sep)[:-1]):
+            continue
+        if ignore.rules and ignore.ignored(os.path.relpath(full, project_dir)):
+            continue
+        out.append((full, rel))
     return out
 
 
@@ -156,7 +162,10 @@ def list_resource_files(
     snapshot_paths: list[str],
     analysis_paths: list[str],
     macro_paths: list[str] | None = None,
+    unsaved: tuple[str, ...] = (),
 ) -> ResourceFiles:
+    """The project's files by role. ``unsaved`` are files open in the editor that are not on disk
+    (deleted under an open buffer, or new and not saved yet): listed where they would be."""
     ignore = load_ignore(project_dir)
     out = ResourceFiles()
 
@@ -174,7 +183,7 @@ def list_resource_files(
     for paths, kinds, has_props in roles:
         for rp in paths:
             b = base(rp)
-            for full, rel in _walk(b, project_dir, ignore):
+            for full, rel in _walk(b, project_dir, ignore, unsaved):
                 ext = os.path.splitext(full)[1]
                 if ext in kinds:
                     kinds[ext].append(full)

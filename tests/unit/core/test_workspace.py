@@ -240,3 +240,31 @@ def test_did_you_mean_after_an_edit_matches_a_fresh_check(tmp_path: Path) -> Non
     assert before and "Did you mean `orders`?" in before[0]
     ws.update_file(str(tmp_path / "models/s.yml"), files["models/s.yml"] + "\n")
     assert [f.message for f in ws.all_findings() if f.code == "FL010"] == before
+
+
+def test_an_open_buffer_is_a_file_even_when_its_disk_copy_is_gone(tmp_path: Path) -> None:
+    """The editor's buffer is the truth for an open file: deleted on disk under the open buffer (a
+    checkout, another tool), or new and never saved, it is still a model of the project, through
+    every later re-listing of the folder, until the editor closes it."""
+    write(tmp_path, BASE)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    a, c = str(tmp_path / "models/a.sql"), str(tmp_path / "models/c.sql")
+    ws.update_file(a, "select 2")  # opened and edited
+    (tmp_path / "models/a.sql").unlink()  # the watcher's Deleted event is ignored for open files
+    # another file comes and goes on disk: the folder is listed again
+    (tmp_path / "models/x.sql").write_text("select 1")
+    ws.update_file(str(tmp_path / "models/x.sql"), None)
+    assert ("b.sql", "FL003") not in codes(ws)  # ref('a') still resolves: a.sql is open
+    # a model created in the editor and not saved yet is listed too, and refs to it resolve
+    ws.update_file(str(tmp_path / "models/b.sql"), "select * from {{ ref('a') }} join {{ ref('c') }}")
+    assert ("b.sql", "FL003") in codes(ws)
+    ws.update_file(c, "select 3")
+    assert ("b.sql", "FL003") not in codes(ws)
+    # closed without saving: back to the disk, where neither exists
+    ws.close_file(a)
+    ws.close_file(c)
+    assert [f.message for f in ws.all_findings() if f.code == "FL003"] and all(
+        Path(f.loc.path).name == "b.sql" for f in ws.all_findings() if f.code == "FL003"
+    )
+    assert len([f for f in ws.all_findings() if f.code == "FL003"]) == 2
