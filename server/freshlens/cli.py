@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="the dbt engine to judge model freshness SLAs for (default auto: from require-dbt-version)",
     )
+    c.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="check every file again, ignoring and not writing <project>/.freshlens/cache/",
+    )
     ls = sub.add_parser("ls", help="list nodes and sources as dbt's manifest.json would")
     ls.add_argument("paths", nargs="*", default=["."], help="project folders or files (default: .)")
     ls.add_argument("--format", choices=("text", "json"), default="text")
@@ -115,7 +120,12 @@ def _project_of(path: str) -> str:
 
 
 def check(
-    paths: list[str], fmt: str, vars_text: str = "", env_vars: bool = False, engine: str = "auto"
+    paths: list[str],
+    fmt: str,
+    vars_text: str = "",
+    env_vars: bool = False,
+    engine: str = "auto",
+    cache: bool = True,
 ) -> int:
     from freshlens.listing import parse_vars
 
@@ -133,9 +143,12 @@ def check(
     except TargetError as exc:
         print(f"freshlens: error: {exc}", file=sys.stderr)
         return 2
-    ws = Workspace(targets.folders, vars=user_vars, env=dict(os.environ) if env_vars else None)
+    ws = Workspace(
+        targets.folders, vars=user_vars, env=dict(os.environ) if env_vars else None, render_cache=cache
+    )
     ws.engine = engine
-    ws.load()
+    if not (cache and ws.load_cached()):  # the last check's findings, when nothing changed since
+        ws.load()
     if not ws.projects:
         print(f"freshlens: error: no dbt_project.yml found under {', '.join(paths)}", file=sys.stderr)
         return 2
@@ -308,7 +321,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     argv, dbt_args = split_dbt_args(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     if args.cmd == "check":
-        return check(args.paths, args.format, args.vars, args.env_vars, args.engine)
+        return check(args.paths, args.format, args.vars, args.env_vars, args.engine, not args.no_cache)
     if args.cmd == "ls":
         from freshlens.listing import ls_cmd
 

@@ -11,11 +11,13 @@ import gc
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from freshlens import warmstart
 from freshlens.index import PackageFiles, ProjectIndex, build_index, refresh_node, refresh_props
 from freshlens.model import Finding, ParseProblem, Severity, Span
 from freshlens.project import discovery
@@ -59,6 +61,9 @@ class Project:
     files: set[str] = field(default_factory=set)
     # package dir -> its file listing; walking the folders again is only needed when files come or go
     listings: dict[str, discovery.ResourceFiles] = field(default_factory=dict)
+    # package dir -> the resource paths its dbt_project.yml gave the listing (for the warm start)
+    resource_paths: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    installed: list[str] = field(default_factory=list)  # installed packages' dbt_project.yml files
 
 
 @contextmanager
@@ -158,13 +163,19 @@ class Workspace:
             for proj in list(self.projects.values()):
                 self._build(proj)
 
-    def _package(
-        self, project_file: str, is_root: bool, listings: dict[str, discovery.ResourceFiles]
-    ) -> PackageFiles:
+    def _package(self, project_file: str, is_root: bool, proj: Project) -> PackageFiles:
         pdir = os.path.dirname(project_file)
         pp = self.read(project_file).value
         if not isinstance(pp, ProjectFile):
             pp = parse_project_file(project_file, "")
+        listings = proj.listings
+        proj.resource_paths[pdir] = {
+            "model_paths": pp.model_paths,
+            "seed_paths": pp.seed_paths,
+            "snapshot_paths": pp.snapshot_paths,
+            "analysis_paths": pp.analysis_paths,
+            "macro_paths": pp.macro_paths,
+        }
         files = listings.get(pdir)
         if files is None:
             unsaved = tuple(
@@ -198,11 +209,13 @@ class Workspace:
 
     def _build(self, proj: Project) -> None:
         try:
-            root = self._package(proj.project_file, True, proj.listings)
-            pkgs = [
-                self._package(_norm(p), False, proj.listings)
-                for p in discovery.installed_packages(proj.dir, root.project.packages_install_path)
+            started = time.time()
+            proj.resource_paths.clear()
+            root = self._package(proj.project_file, True, proj)
+            proj.installed = [
+                _norm(p) for p in discovery.installed_packages(proj.dir, root.project.packages_install_path)
             ]
+            pkgs = [self._package(p, False, proj) for p in proj.installed]
             cache_path = os.path.join(proj.dir, ".freshlens", "cache", rcache.FILE_NAME)
             stored = rcache.read(cache_path) if self.render_cache else {}
             idx = build_index_with_context(root, pkgs, vars=self.vars, env=self.env, render_cache=stored)
@@ -219,6 +232,8 @@ class Workspace:
                 *root.macros,
             }
             proj.findings = self._check(proj)
+            if self.render_cache:
+                self._save_warm(proj, root.project.target_path, started)
         except Exception as exc:  # our bug: say so on dbt_project.yml instead of reporting a clean project
             log.exception("freshlens failed to index %s", proj.dir)
             from freshlens.rules.base import finding
@@ -229,6 +244,55 @@ class Workspace:
                 "files were checked; please report this",
             )
             proj.findings = {p.loc.path: [finding(p.code, p.message, p.loc, severity=p.severity)]}
+
+    # -- warm start (see freshlens.warmstart) -------------------------------------------------
+    def _settings_key(self) -> str:
+        return warmstart.settings_key(self.vars, self.env, self.engine, self.severity_overrides)
+
+    def _save_warm(self, proj: Project, target_path: str, started: float) -> None:
+        if any(p.startswith(proj.dir + os.sep) for p in self.overlay):
+            return  # checked with unsaved buffers: not what is on disk
+        packages = {d: (proj.resource_paths[d], proj.listings[d]) for d in proj.resource_paths}
+
+        def text_of(path: str) -> str | None:
+            got = self.cache.get(path)
+            return got.text if got is not None else None
+
+        warmstart.save(
+            proj.dir,
+            self._settings_key(),
+            packages,
+            proj.installed,
+            target_path,
+            proj.findings,
+            text_of,
+            started,
+        )
+
+    def load_cached(self) -> bool:
+        """Every project with the findings of its last complete check, if nothing they depend on has
+        changed since (see :mod:`freshlens.warmstart`); False, and nothing loaded, otherwise.
+
+        The projects then have findings and no index: call :meth:`load` for everything else."""
+        key = self._settings_key()
+        got: dict[str, dict[str, list[Finding]]] = {}
+        for pf in self.discover():
+            pf = _norm(pf)
+            installed = discovery.installed_packages(os.path.dirname(pf), self._install_path(pf))
+            found = warmstart.load(os.path.dirname(pf), key, [_norm(p) for p in installed])
+            if found is None:
+                return False
+            got[pf] = found
+        if not got:
+            return False
+        for pf, found in got.items():
+            proj = self.projects.setdefault(pf, Project(pf, os.path.dirname(pf)))
+            proj.findings = found
+        return True
+
+    def _install_path(self, project_file: str) -> str:
+        pp = self.read(project_file).value
+        return pp.packages_install_path if isinstance(pp, ProjectFile) else "dbt_packages"
 
     def _check(self, proj: Project, scope: frozenset[str] | None = None) -> dict[str, list[Finding]]:
         from freshlens.rules import run_rules

@@ -14,6 +14,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from freshlens import __version__
 from freshlens.lsp.convert import to_diagnostic
 from freshlens.lsp.protocol import FreshlensProtocol
+from freshlens.project.reading import read_text
 from freshlens.rules.v2_resolve import ENGINES
 from freshlens.workspace import Workspace
 
@@ -46,7 +47,12 @@ server = FreshlensServer()
 def _lines(ls: FreshlensServer, path: str) -> list[str]:
     assert ls.ws is not None
     parsed = ls.ws.cache.get(path)
-    return parsed.text.split("\n") if parsed is not None else []
+    if parsed is not None:
+        return parsed.text.split("\n")
+    try:  # not read yet (a warm start publishes before reading): the columns need the line's text
+        return read_text(path).split("\n")
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def publish(ls: FreshlensServer, paths: set[str] | list[str]) -> None:
@@ -143,6 +149,10 @@ async def on_initialized(ls: FreshlensServer, params: types.InitializedParams) -
         progress = False
     loop = asyncio.get_running_loop()
     try:
+        # Warm start: when nothing changed since the last complete check, its findings are this
+        # check's findings: publish them now, then index behind them (and republish what differs).
+        if await loop.run_in_executor(None, ls.ws.load_cached):
+            publish(ls, set(ls.ws.findings()))
         await loop.run_in_executor(None, ls.ws.load)
     finally:
         ls.ready.set()
@@ -257,7 +267,9 @@ async def did_change_watched(ls: FreshlensServer, params: types.DidChangeWatched
     if ls.ws is None:
         return
     changed: set[str] = set()
-    for ev in params.changes:
+    cache_dir = f"{os.sep}.freshlens{os.sep}cache{os.sep}"
+    events = [ev for ev in params.changes if cache_dir not in (to_fs_path(ev.uri) or "")]  # our own
+    for ev in events:
         path = to_fs_path(ev.uri)
         if not path or path in ls.ws.overlay:
             continue  # the editor's buffer is the truth for open files
@@ -266,7 +278,7 @@ async def did_change_watched(ls: FreshlensServer, params: types.DidChangeWatched
         changed |= ls.ws.update_file(path, None)
         changed.add(path)
     publish(ls, changed)
-    if changed or any(ev.uri.endswith((".json", ".db")) for ev in params.changes):
+    if changed or any(ev.uri.endswith((".json", ".db")) for ev in events):
         schedule_replan(ls)
 
 
