@@ -316,32 +316,65 @@ _SRC_ARG2 = re.compile(r"\bsource\(\s*(['\"])(\w+)\1\s*,\s*(['\"])(\w*)$")
 _CONFIG_OPEN = re.compile(r"\bconfig\s*\(")
 
 
-def _ref_targets(idx: ProjectIndex, package: str | None) -> list[Item]:
-    out: list[Item] = []
-    seen: set[str] = set()
+# The refable nodes of the last indexes asked about (an index is rebuilt, not changed, when nodes
+# come or go): index -> (node count, [(lower-case name, sort key, node)] sorted by sort key, packages).
+_TARGETS: dict[int, tuple[ProjectIndex, int, list[tuple[str, str, Node]], list[str]]] = {}
+
+
+def _refable(idx: ProjectIndex) -> tuple[list[tuple[str, str, Node]], list[str]]:
+    got = _TARGETS.get(id(idx))
+    if got is not None and got[0] is idx and got[1] == len(idx.nodes):
+        return got[2], got[3]
+    own_pkg = idx.name
+    seen: set[tuple[str, str]] = set()
+    out = []
     for n in idx.nodes.values():
-        if n.resource_type not in ("model", "seed", "snapshot"):
+        if n.resource_type not in ("model", "seed", "snapshot") or (n.package, n.name) in seen:
             continue
-        if package is not None and n.package != package:
-            continue
-        if n.name in seen:
-            continue
-        seen.add(n.name)
-        own = n.package == idx.name
-        where = os.path.relpath(n.path, idx.dir) if n.path else n.unique_id
-        out.append(
-            Item(
-                n.name,
-                MODEL,
-                n.name,
-                f"{n.resource_type} · {where}" if own else f"{n.resource_type} · package {n.package}",
-                f"{0 if own else 1}{n.name}",
-                data={"uid": n.unique_id},
-            )
-        )
+        seen.add((n.package, n.name))
+        out.append((n.name.lower(), f"{0 if n.package == own_pkg else 1}{n.name}", n))
+    out.sort(key=lambda t: t[1])
+    packages = sorted({n.package for _, _, n in out} - {own_pkg})
+    if len(_TARGETS) >= 4:
+        _TARGETS.clear()
+    _TARGETS[id(idx)] = (idx, len(idx.nodes), out, packages)
+    return out, packages
+
+
+def _ref_targets(idx: ProjectIndex, package: str | None, prefix: str = "") -> list[Item]:
+    """Models, seeds and snapshots to ref (those whose name contains ``prefix``), and packages.
+
+    At most ``MAX_ITEMS + 1`` of them, the first in the order :func:`complete` ranks them (names
+    that start with the prefix, then names that contain it, each by sort key), one more than it
+    shows so that it marks the list incomplete: a 10,000-model project makes no 10,000 items.
+    """
+    targets, packages = _refable(idx)
+    picked: list[tuple[str, Node]] = []
+    seen: set[str] = set()
+    for starts in (True, False) if prefix else (True,):
+        for low, sort, n in targets:
+            if len(picked) > MAX_ITEMS:
+                break
+            if package is not None and n.package != package:
+                continue
+            if prefix and (low.startswith(prefix) != starts or prefix not in low):
+                continue
+            if n.name in seen:
+                continue
+            seen.add(n.name)
+            picked.append((sort, n))
+    base = idx.dir + os.sep
+    out: list[Item] = []
+    for sort, n in picked:
+        if n.package == idx.name:
+            where = n.path or n.unique_id
+            where = where[len(base) :] if where.startswith(base) else where
+            detail = f"{n.resource_type} · {where}"
+        else:
+            detail = f"{n.resource_type} · package {n.package}"
+        out.append(Item(n.name, MODEL, n.name, detail, sort, data={"uid": n.unique_id}))
     if package is None:
-        for pkg in sorted({n.package for n in idx.nodes.values()} - {idx.name}):
-            out.append(Item(pkg, PACKAGE, pkg, "package", f"2{pkg}"))
+        out.extend(Item(pkg, PACKAGE, pkg, "package", f"2{pkg}") for pkg in packages)
     return out
 
 
@@ -451,7 +484,7 @@ def _sql_config(before: str, idx: ProjectIndex | None = None) -> list[Item] | No
     return out
 
 
-def _sql(idx: ProjectIndex | None, before: str) -> list[Item]:
+def _sql(idx: ProjectIndex | None, before: str, prefix: str = "") -> list[Item]:
     if idx is None:
         return []
     m = _REF_VERSION.search(before)
@@ -460,10 +493,10 @@ def _sql(idx: ProjectIndex | None, before: str) -> list[Item]:
     m = _REF_ARG2.search(before)
     if m is not None:
         pkg = m.group(2)
-        return _ref_targets(idx, pkg)
+        return _ref_targets(idx, pkg, prefix)
     m = _REF_ARG1.search(before)
     if m is not None:
-        return _ref_targets(idx, None)
+        return _ref_targets(idx, None, prefix)
     m = _SRC_ARG2.search(before)
     if m is not None:
         src = m.group(2)
@@ -501,9 +534,10 @@ def complete(idx: ProjectIndex | None, path: str, text: str, line: int, col: int
     items: list[Item]
     if path.endswith((".sql", ".py")):
         whole_before = "\n".join([*lines[max(0, line - 30) : line], before])
-        items = _sql(idx, whole_before)
         m = re.search(r"[\w.]*$", before)
         start = col - len(m.group(0)) if m else col
+        # the typed prefix narrows the 10,000 models before any item is made
+        items = _sql(idx, whole_before, cur[start:col].lower().lstrip("+"))
     elif path.endswith((".yml", ".yaml")):
         ctx = yaml_context(lines, line, col)
         if ctx is None:

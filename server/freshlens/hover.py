@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from freshlens.durations import PERIOD_SECONDS, DurationError, format_seconds, parse_duration
@@ -138,7 +139,11 @@ def hover_markdown(idx: ProjectIndex, path: str, line: int, col: int, engine: st
     root = idx.dir
     hits: list[Node] = []
     key_hit = ""
-    for node in idx.nodes.values():
+    # a setting lives in the node's own files or in a dbt_project.yml (which reaches any node)
+    candidates: Iterable[Node] = idx.nodes_in_file(path)
+    if os.path.basename(path) == "dbt_project.yml" or not (candidates or path.endswith((".yml", ".yaml"))):
+        candidates = idx.nodes.values()  # (or a macro's file: a config it sets is the node's)
+    for node in candidates:
         for key in ("freshness", "state", "loaded_at_field", "loaded_at_query"):
             if any(_setting_hit(s, path, line, col) for s in node.settings.get(key, [])):
                 hits.append(node)

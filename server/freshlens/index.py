@@ -295,6 +295,9 @@ class ProjectIndex:
     source_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (source, table) -> unique id
     vars: dict[str, Any] = field(default_factory=dict)  # the user's var overrides (dbt's --vars)
     renderer: Any = None  # freshlens.render.Renderer: the project's parse-time Jinja context
+    # file -> the nodes defined or described in it (a node's .sql/.py and its properties YAML), made
+    # on first use: a node keeps its files for the index's life (an edit that moves one rebuilds it)
+    _by_file: tuple[int, dict[str, list[Node]]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -314,7 +317,14 @@ class ProjectIndex:
         return None
 
     def nodes_in_file(self, path: str) -> list[Node]:
-        return [n for n in self.nodes.values() if n.path == path or n.props_path == path]
+        if self._by_file is None or self._by_file[0] != len(self.nodes):
+            by: dict[str, list[Node]] = {}
+            for n in self.nodes.values():
+                for p in {n.path, n.props_path}:
+                    if p:
+                        by.setdefault(p, []).append(n)
+            self._by_file = (len(self.nodes), by)
+        return list(self._by_file[1].get(path, ()))
 
     def topo_order(self) -> list[str]:
         """Node unique ids, parents before children (sources are not nodes)."""
@@ -625,6 +635,7 @@ def build_index(
                 idx.macro_hashes[f"macro.{pname}.{m.group(1)}"] = hashlib.sha256(
                     m.group(0).encode("utf-8")
                 ).hexdigest()
+    idx._by_file = None  # anything looked up while building is looked up again
     return idx
 
 

@@ -456,7 +456,7 @@ async def code_lens(ls: FreshlensServer, params: types.CodeLensParams) -> list[t
         res = ls.plans.get(proj.project_file)
         if proj.index is None or res is None:
             continue
-        for node in proj.index.nodes.values():
+        for node in proj.index.nodes_in_file(path):
             d = res.decisions.get(node.unique_id)
             if d is None and node.eff("enabled").value is not False:
                 continue

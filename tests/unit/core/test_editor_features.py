@@ -196,3 +196,34 @@ def test_inlay_hints_name_the_window_and_its_origin(idx: ProjectIndex) -> None:
     assert h.label == "⏱ 4h · dbt_project.yml:7" and h.line == 0
     state = inlay_hints(idx, sql, "dbt-state", ["select 1 as id"], 0, 0)
     assert state[0].label.startswith("⏱ 4h")
+
+
+def test_ref_completion_in_a_large_project_is_cut_ranked_and_incomplete(tmp_path: Path) -> None:
+    """Inside ref('…') of a 1,000-model project: the names containing what is typed, those that start
+    with it first, at most MAX_ITEMS of them and the list marked incomplete (the client asks again
+    as the user types); a precise prefix gives the complete list."""
+    from freshlens.completion import MAX_ITEMS
+
+    files = {"dbt_project.yml": "name: big\nversion: '1.0'\nprofile: big\n"}
+    for i in range(1000):
+        files[f"models/m{i}.sql"] = "select 1"
+    files["models/sub/x_m1.sql"] = "select 1"
+    files["models/user.sql"] = "select * from {{ ref('m1') }}"
+    for rel, text in files.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    idx = next(iter(ws.projects.values())).index
+    text = files["models/user.sql"]
+    col = text.index("m1") + 1  # typed "m"
+    got = complete(idx, str(tmp_path / "models/user.sql"), text, 0, col)
+    assert got.incomplete and len(got.items) == MAX_ITEMS
+    assert all(it.label.startswith("m") for it in got.items)
+    col = text.index("m1") + 2  # typed "m1": m1, m10…m19, m100…m199 (111) start with it, x_m1 contains it
+    got = complete(idx, str(tmp_path / "models/user.sql"), text, 0, col)
+    labels = [it.label for it in got.items]
+    assert not got.incomplete and len(labels) == 112
+    assert labels[:2] == ["m1", "m10"] and labels[-1] == "x_m1"
+    assert got.items[0].detail == "model · models/m1.sql"
