@@ -64,6 +64,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     cmd('freshlens.showPlan', () => showPlan()),
     cmd('freshlens.refreshState', () => refreshState()),
     cmd('freshlens.clearStateCache', () => clearState()),
+    cmd('freshlens.refreshSourceFreshness', () => refreshSourceFreshness()),
     vscode.workspace.onDidChangeConfiguration((e) => onConfigurationChanged(e)),
     vscode.workspace.onDidChangeWorkspaceFolders(() => restart()),
   );
@@ -395,6 +396,20 @@ async function refreshState(): Promise<void> {
     { location: vscode.ProgressLocation.Window, title: 'freshlens: refreshing state and freshness' },
     () => serverCommand('freshlens.refresh'),
   );
+}
+
+async function refreshSourceFreshness(): Promise<void> {
+  // The server runs the user's dbt with its own progress (cancellable) and re-plans; the project of
+  // the active file, or every project when no file is active.
+  const active = vscode.window.activeTextEditor?.document.uri;
+  const args = active && active.scheme === 'file' ? [active.toString()] : [];
+  const got = (await serverCommand('freshlens.refreshFreshness', args)) as
+    | { projects?: { error?: string; cancelled?: boolean; written?: string[] }[] }
+    | undefined;
+  const done = (got?.projects ?? []).filter((p) => !p.error && !p.cancelled);
+  if (done.length > 0) {
+    void vscode.window.setStatusBarMessage('freshlens: source freshness refreshed', 5000);
+  }
 }
 
 async function clearState(): Promise<void> {

@@ -108,6 +108,21 @@ def _parser() -> argparse.ArgumentParser:
             "--state", default="", help="state store path (default: <project>/.freshlens/state.db)"
         )
         q.add_argument("--project", default=".", help="project folder (default: .)")
+    fr = sub.add_parser("freshness", help="current source freshness")
+    frsub = fr.add_subparsers(dest="freshness_cmd", parser_class=_Parser, required=True)
+    ref = frsub.add_parser(
+        "refresh",
+        help="measure current source freshness with your dbt, for the plan and the editor",
+        description="Run the project's `dbt source freshness` (`dbt freshness` on the dbt Fusion engine) "
+        "with your profiles and adapter, and keep what it writes in <project>/.freshlens/current/, where "
+        "plans and the editor read current freshness. dbt's output goes to "
+        "<project>/.freshlens/logs/freshness-refresh.log. Arguments after `--` go to dbt "
+        "(connection options: --target, --profiles-dir, --profile, --vars, --target-path).",
+    )
+    ref.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+    ref.add_argument("--target", "-t", default="", help="dbt target (default: the profile's)")
+    ref.add_argument("--dbt", default="", help="dbt executable (default: active virtualenv, then PATH)")
+    ref.add_argument("--format", choices=("text", "json"), default="text")
     from freshlens.runner.command import register as register_run
 
     register_run(sub)
@@ -315,6 +330,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE, what a shell reports for a command ended by a closed pipe
 
 
+def freshness_cmd(args: argparse.Namespace, dbt_args: list[str]) -> int:
+    from freshlens.runner.refresh import RefreshError, refresh
+
+    if args.target:
+        dbt_args = ["--target", args.target, *dbt_args]
+    as_json = args.format == "json"
+    try:
+        res = refresh(
+            args.path, args.dbt, dbt_args, echo=None if as_json else lambda line: print(line, file=sys.stderr)
+        )
+    except RefreshError as exc:
+        if as_json:
+            print(json.dumps({"error": str(exc)}, indent=2))
+        print(f"freshlens: error: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(res.as_json(), indent=2))
+    else:
+        print(res.summary())
+    return 0
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     from freshlens.runner.command import split_dbt_args
 
@@ -332,6 +369,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return explain_cmd(args)
     if args.cmd == "state":
         return state_cmd(args)
+    if args.cmd == "freshness":
+        return freshness_cmd(args, dbt_args)
     if args.cmd == "run":
         from freshlens.runner.command import run_cmd
 

@@ -33,6 +33,7 @@ class FreshlensServer(LanguageServer):
         self.plans: dict[str, Any] = {}  # project file -> PlanResult
         self.replan_task: asyncio.Task[None] | None = None
         self.ticker: asyncio.Task[None] | None = None
+        self.refresher: asyncio.Task[None] | None = None
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # Our own bugs are logged, never shown to the user as error boxes.
@@ -163,6 +164,7 @@ async def on_initialized(ls: FreshlensServer, params: types.InitializedParams) -
     publish(ls, set(ls.ws.findings()))
     replan(ls)
     ls.ticker = asyncio.ensure_future(_tick(ls))
+    ls.refresher = asyncio.ensure_future(_freshness.schedule(ls))  # only if the user set a schedule
     if progress:
         n = sum(len(p.index.nodes) if p.index else 0 for p in ls.ws.projects.values())
         ls.work_done_progress.end(
@@ -699,6 +701,7 @@ def _migration_actions(
 
 # completion, navigation, outline and inlay hints register their handlers on ``server``
 from freshlens.lsp import editor as _editor  # noqa: E402,F401
+from freshlens.lsp import freshness as _freshness  # noqa: E402
 
 
 def serve() -> None:

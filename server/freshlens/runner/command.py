@@ -48,9 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def split_dbt_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """``run … -- DBT_ARGS``: (freshlens arguments, dbt arguments). Only for the ``run`` command."""
+    """``run … -- DBT_ARGS``: (freshlens arguments, dbt arguments). For ``run`` and ``freshness refresh``."""
     args = list(argv)
-    if args[:1] == ["run"] and "--" in args:
+    if (args[:1] == ["run"] or args[:2] == ["freshness", "refresh"]) and "--" in args:
         i = args.index("--")
         return args[:i], args[i + 1 :]
     return args, []

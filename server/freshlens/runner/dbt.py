@@ -78,31 +78,40 @@ def _script_python(path: str) -> str | None:
 _VERSION_CODE = "from importlib.metadata import version; print(version('dbt-core'))"
 
 
-def dbt_version(path: str, env: dict[str, str]) -> str:
-    """The dbt-core version of the dbt at ``path`` (DbtError if it cannot be read)."""
+def identify_dbt(path: str, env: dict[str, str]) -> tuple[str, bool]:
+    """(version, is the dbt Fusion engine) of the dbt at ``path``; DbtError if it cannot be told."""
     py = _script_python(path)
     if py is not None:
         proc = subprocess.run(
             [py, "-c", _VERSION_CODE], capture_output=True, text=True, env=env, timeout=60, check=False
         )
         if proc.returncode == 0 and proc.stdout.strip():
-            return proc.stdout.strip()
+            return proc.stdout.strip(), False
     try:
         proc = subprocess.run(
             [path, "--version"], capture_output=True, text=True, env=env, timeout=120, check=False
         )
-    except OSError as exc:
+    except (OSError, subprocess.TimeoutExpired) as exc:
         raise DbtError(f"{path}: cannot run it ({exc})") from None
     text = proc.stdout + proc.stderr
     if "fusion" in text.lower():
+        m = re.search(r"(\d+\.\d+\.\d+\S*)", text)
+        return (m.group(1) if m else "unknown"), True
+    m = re.search(r"installed:\s*v?(\d+\.\d+\.\d+\S*)", text)
+    if not m:
+        raise DbtError(f"{path} --version did not say which dbt-core it is:\n{text.strip()[:500]}")
+    return m.group(1), False
+
+
+def dbt_version(path: str, env: dict[str, str]) -> str:
+    """The dbt-core version of the dbt at ``path`` (DbtError if it cannot be read, or for Fusion)."""
+    version, fusion = identify_dbt(path, env)
+    if fusion:
         raise DbtError(
             f"{path} is the dbt Fusion engine, which orchestrates state-aware runs itself; "
             "freshlens run drives dbt Core (1.8 or later)"
         )
-    m = re.search(r"installed:\s*v?(\d+\.\d+\.\d+\S*)", text)
-    if not m:
-        raise DbtError(f"{path} --version did not say which dbt-core it is:\n{text.strip()[:500]}")
-    return m.group(1)
+    return version
 
 
 def parse_version(text: str) -> tuple[int, ...]:
