@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { explainMarkdown, planRows, renderPlan, statusView } from '../src/core/present';
+import { age, explainMarkdown, planRows, renderPlan, statusView } from '../src/core/present';
 import { versionMismatch } from '../src/core/version';
 
 test('status bar shows totals and health', () => {
@@ -12,6 +12,19 @@ test('status bar shows totals and health', () => {
   const e = statusView({ build: 0, reuse: 0, health: 'error', message: 'cannot read state.db' });
   assert.equal(e.kind, 'error');
   assert.match(e.tooltip, /cannot read state.db/);
+});
+
+test('status bar says when state is missing or behind, and the tooltip how old it is', () => {
+  const fresh = statusView({ build: 1, reuse: 2, health: 'ok', state: { age_s: 7200, source: 'dbt platform job 7, run 42' } });
+  assert.equal(fresh.text, '$(check) freshlens: 1 build · 2 reuse');
+  assert.match(fresh.tooltip, /state: newest run from dbt platform job 7, run 42, 2 h ago/);
+  const none = statusView({ build: 0, reuse: 0, unknown: 5, health: 'ok', state: { missing: true, message: 'p: no state yet' } });
+  assert.equal(none.text, '$(warning) freshlens: 0 build · 0 reuse · 5 unknown · no state');
+  assert.match(none.tooltip, /state: none yet\. p: no state yet/);
+  const behind = statusView({ build: 0, reuse: 3, health: 'ok', state: { stale: true, age_s: 40, message: 'ingest it' } });
+  assert.equal(behind.text, '$(warning) freshlens: 0 build · 3 reuse · state behind');
+  assert.match(behind.tooltip, /40 s ago\ningest it/);
+  assert.deepEqual([age(30), age(600), age(5 * 3600), age(3 * 86400)], ['30 s', '10 min', '5 h', '3 d']);
 });
 
 test('plan rows are found under the usual keys', () => {

@@ -1,6 +1,18 @@
 // Text the extension shows: the status bar item (from `freshlens/status`) and the plan document
 // (from the server command `freshlens.plan`). Pure.
 
+export interface StateInfo {
+  /** No project has any state yet. */
+  missing?: boolean;
+  /** A local dbt run finished after the newest run the state holds. */
+  stale?: boolean;
+  /** Age of the newest run in the state (the oldest over the projects), in seconds. */
+  age_s?: number | null;
+  /** Where that run came from ("dbt platform job 7, run 42", a folder, an s3:// URL). */
+  source?: string | null;
+  message?: string;
+}
+
 export interface Status {
   build?: number;
   reuse?: number;
@@ -8,6 +20,34 @@ export interface Status {
   other?: number;
   health?: 'ok' | 'indexing' | 'error' | string;
   message?: string;
+  state?: StateInfo;
+}
+
+/** "3 min", "5 h", "2 d": how old the state's newest run is. */
+export function age(seconds: number): string {
+  if (seconds < 90) {
+    return `${Math.max(0, Math.round(seconds))} s`;
+  }
+  if (seconds < 90 * 60) {
+    return `${Math.round(seconds / 60)} min`;
+  }
+  if (seconds < 36 * 3600) {
+    return `${Math.round(seconds / 3600)} h`;
+  }
+  return `${Math.round(seconds / 86400)} d`;
+}
+
+function stateLine(st: StateInfo | undefined): string {
+  if (!st) {
+    return '';
+  }
+  if (st.missing) {
+    return `\nstate: none yet. ${st.message ?? ''}`.trimEnd();
+  }
+  const from = st.source ? ` from ${st.source}` : '';
+  const old = typeof st.age_s === 'number' ? `, ${age(st.age_s)} ago` : '';
+  const head = `\nstate: newest run${from}${old}`;
+  return st.stale ? `${head}\n${st.message ?? 'state is behind the last local run'}` : head;
 }
 
 export interface StatusView {
@@ -33,16 +73,22 @@ export function statusView(s: Status | undefined): StatusView {
   if (n(s.other) > 0) {
     parts.push(`${n(s.other)} other`);
   }
+  if (s.state?.missing) {
+    parts.push('no state');
+  } else if (s.state?.stale) {
+    parts.push('state behind');
+  }
   const totals = parts.join(' · ');
   const msg = (s.message ?? '').trim();
-  const tail = '\nClick to show the plan for the next run.';
+  const tail = `${stateLine(s.state)}\nClick to show the plan for the next run.`;
   if (s.health === 'error') {
     return { text: `$(error) freshlens: ${totals}`, tooltip: `freshlens: ${msg || 'error'}${tail}`, kind: 'error' };
   }
   if (s.health === 'indexing') {
     return { text: `$(sync~spin) freshlens: ${totals}`, tooltip: `freshlens: ${msg || 'indexing the project'}…${tail}`, kind: 'busy' };
   }
-  return { text: `$(check) freshlens: ${totals}`, tooltip: `freshlens: ${msg || 'up to date'}${tail}`, kind: 'ok' };
+  const icon = s.state?.missing || s.state?.stale ? '$(warning)' : '$(check)';
+  return { text: `${icon} freshlens: ${totals}`, tooltip: `freshlens: ${msg || 'up to date'}${tail}`, kind: 'ok' };
 }
 
 /** A status bar view for a server that is not running, with the reason. */

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 from lsprotocol import types
@@ -280,6 +281,7 @@ async def did_change_watched(ls: FreshlensServer, params: types.DidChangeWatched
         changed |= ls.ws.update_file(path, None)
         changed.add(path)
     publish(ls, changed)
+    _localruns.on_watched(ls, _localruns.watched_paths(events))
     if changed or any(ev.uri.endswith((".json", ".db")) for ev in events):
         schedule_replan(ls)
 
@@ -397,7 +399,10 @@ def replan(ls: FreshlensServer) -> None:
         for action, n in res.counts().items():
             counts[action if action in counts else "other"] += n
     health = "error" if problems and not plans else "ok"
-    ls.protocol.notify("freshlens/status", {**counts, "health": health, "message": "; ".join(problems[:3])})
+    state = _localruns.state_status(ls, plans, opts.at or datetime.now(UTC))
+    ls.protocol.notify(
+        "freshlens/status", {**counts, "health": health, "message": "; ".join(problems[:3]), "state": state}
+    )
     caps = ls.client_capabilities.workspace
     if caps and caps.code_lens and caps.code_lens.refresh_support:
         try:
@@ -702,6 +707,7 @@ def _migration_actions(
 # completion, navigation, outline and inlay hints register their handlers on ``server``
 from freshlens.lsp import editor as _editor  # noqa: E402,F401
 from freshlens.lsp import freshness as _freshness  # noqa: E402
+from freshlens.lsp import localruns as _localruns  # noqa: E402
 
 
 def serve() -> None:
