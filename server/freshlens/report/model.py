@@ -4,8 +4,10 @@ The result is plain JSON (``dict``/``list``/``str``/``int``/``bool``/``None``) s
 in HTML and the language server can return it as a command result unchanged.
 
 Which edges carry new data: an edge ``parent → child`` does when the child is predicted to build and
-the planner counted that parent as new data for it (``ParentStatus.new_data``). Followed from a
-source with new data, those edges are the path the new data takes through the models it makes build.
+the parent gives it new data in this run — the planner counted the parent as new data for it
+(``ParentStatus.new_data``: a source loaded since, a parent built since), or the parent builds in this
+run too (under dbt State a descendant of a changed model builds on its rebuilt output, R15). Followed
+from a source with new data or a changed model, those edges are the path the new data takes.
 """
 
 from __future__ import annotations
@@ -72,7 +74,13 @@ def _graph(idx: ProjectIndex, res: PlanResult) -> tuple[list[dict[str, Any]], li
     nodes: dict[str, dict[str, Any]] = {}
     edges: list[tuple[str, str, bool]] = []
     for uid, d in res.decisions.items():
-        nodes[uid] = {"id": uid, "name": d.name, "kind": _row_kind(idx, uid), "action": d.action}
+        nodes[uid] = {
+            "id": uid,
+            "name": d.name,
+            "kind": _row_kind(idx, uid),
+            "action": d.action,
+            "project": idx.name,
+        }
     for uid, d in res.decisions.items():
         node = idx.nodes.get(uid)
         if node is None:
@@ -81,7 +89,8 @@ def _graph(idx: ProjectIndex, res: PlanResult) -> tuple[list[dict[str, Any]], li
         for pid in node.parents:
             if pid not in nodes:
                 nodes[pid] = _outside_node(idx, pid)
-            carries = pid in new
+            parent = res.decisions.get(pid)
+            carries = pid in new or (d.action == BUILD and parent is not None and parent.action == BUILD)
             edges.append((pid, uid, carries))
             if carries and nodes[pid]["kind"] == "source":
                 nodes[pid]["new_data"] = True
@@ -97,21 +106,28 @@ def _outside_node(idx: ProjectIndex, uid: str) -> dict[str, Any]:
     """A parent that has no decision: a source, or a node of a package / disabled node (never run here)."""
     src = idx.sources.get(uid)
     if src is not None:
-        return {"id": uid, "name": src.display, "kind": "source", "action": "source", "new_data": False}
+        return {
+            "id": uid,
+            "name": src.display,
+            "kind": "source",
+            "action": "source",
+            "new_data": False,
+            "project": idx.name,
+        }
     node = idx.nodes.get(uid)
     name = node.display if node else uid.split(".", 2)[-1]
-    return {"id": uid, "name": name, "kind": _row_kind(idx, uid), "action": "outside"}
+    return {"id": uid, "name": name, "kind": _row_kind(idx, uid), "action": "outside", "project": idx.name}
 
 
 def summary_line(counts: dict[str, int]) -> str:
     """'The next run would rebuild 14 of 20 models (5 reuse, 1 unknown).' — what a PR comment leads with."""
     total = sum(counts.values())
     n = counts.get(BUILD, 0)
-    rest = ", ".join(f"{counts[a]} {a}" for a in ACTIONS[1:] if counts.get(a))
+    rest = ", ".join(f"{counts[a]:,} {a}" for a in ACTIONS[1:] if counts.get(a))
     others = sorted(a for a in counts if a not in _ORDER)
-    rest = ", ".join([rest, *(f"{counts[a]} {a}" for a in others)]) if others else rest
+    rest = ", ".join([rest, *(f"{counts[a]:,} {a}" for a in others)]) if others else rest
     noun = "model" if total == 1 else "models"
-    return f"The next run would rebuild {n} of {total} {noun}" + (f" ({rest})." if rest else ".")
+    return f"The next run would rebuild {n:,} of {total:,} {noun}" + (f" ({rest})." if rest else ".")
 
 
 def build_report(plans: Iterable[tuple[ProjectIndex, PlanResult]], root: bool = False) -> dict[str, Any]:

@@ -71,12 +71,34 @@ def test_edges_that_carry_new_data_are_the_path_from_the_source(tmp_path: Path) 
     assert {n["name"]: n["action"] for n in graph["nodes"]}["c"] == REUSE
 
 
+def test_a_changed_models_rebuild_feeds_its_descendants(tmp_path: Path) -> None:
+    """dbt State rebuilds the descendants of a changed model (R15): its new output flows to them."""
+    sc = Scenario(
+        tmp_path,
+        {
+            "models/a.sql": TABLE + ") }}\nselect 1 as x",
+            "models/b.sql": TABLE + ") }}\nselect * from {{ ref('a') }}",
+        },
+    )
+    sc.built("a", ago(hours=2), code=TABLE + ") }}\nselect 2 as x")
+    sc.built("b", ago(hours=2))
+    decisions = {d.unique_id: d for d in sc.plan("dbt-state").values()}
+    report = build_report([(sc.index, PlanResult("dbt-state", NOW, decisions, "s", ""))])
+    assert {r["name"]: r["action"] for r in report["rows"]} == {"a": BUILD, "b": BUILD}
+    names = [n["name"] for n in report["graph"]["nodes"]]
+    assert [[names.index("a"), names.index("b"), 1]] == report["graph"]["edges"]
+    assert {n["project"] for n in report["graph"]["nodes"]} == {"p"}
+
+
 def test_summary_line_counts_every_action() -> None:
     assert summary_line({"build": 14, "reuse": 5, "unknown": 1}) == (
         "The next run would rebuild 14 of 20 models (5 reuse, 1 unknown)."
     )
     assert summary_line({"build": 1}) == "The next run would rebuild 1 of 1 model."
     assert summary_line({}) == "The next run would rebuild 0 of 0 models."
+    assert summary_line({"no-op": 2400, "unknown": 7600}) == (
+        "The next run would rebuild 0 of 10,000 models (2,400 no-op, 7,600 unknown)."
+    )
 
 
 def test_markdown_leads_with_the_summary_groups_by_action_and_escapes_cells(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@
     ['name', 'Model'], ['action', 'Action'], ['short', 'Reason'], ['rule', 'Rule'], ['last_build', 'Last build'],
     ['window', 'Window'], ['project', 'Project'], ['folder', 'Folder'], ['tags', 'Tags'],
   ];
-  var S = { report: null, sortKey: 'action', sortDir: 1, text: '', hidden: {}, page: 0, selected: null, cy: null, shown: null };
+  var S = { report: null, sortKey: 'action', sortDir: 1, text: '', hidden: {}, page: 0, selected: null, cy: null, project: null };
   var G = { parents: [], children: [], index: {} };  // adjacency over report.graph
   var root = document.getElementById('freshlens-report');
   if (!root) { return; }
@@ -41,6 +41,9 @@
   [['build', 'build'], ['reuse', 'reuse'], ['no-op', 'no-op'], ['unknown', 'unknown'], ['source', 'source'], ['newdata fl-line', 'new data flows']]
     .forEach(function (p) { var s = el('span'); s.appendChild(el('i', { 'class': 'fl-swatch ' + p[0] })); s.appendChild(document.createTextNode(p[1])); legend.appendChild(s); });
   gbar.appendChild(legend);
+  var pick = el('select', { id: 'fl-project', 'aria-label': 'project shown in the graph' });
+  pick.addEventListener('change', function () { S.project = pick.value; S.selected = null; renderTable(); renderGraph(true); });
+  gbar.appendChild(pick);
   gbar.appendChild(el('span', { id: 'fl-graph-note', 'class': 'fl-note' }));
   var clear = el('button', { id: 'fl-clear', type: 'button', title: 'Show the whole project again' }, 'Clear selection');
   gbar.appendChild(clear);
@@ -87,6 +90,16 @@
     nodes.forEach(function (n, i) { G.index[n.id] = i; });
     report.graph.edges.forEach(function (e) { G.children[e[0]].push(e[1]); G.parents[e[1]].push(e[0]); });
     if (S.selected !== null && G.index[S.selected] === undefined) { S.selected = null; }
+    var names = report.projects.map(function (p) { return p.project; });
+    if (names.indexOf(S.project) < 0) {
+      // the graph shows one project: the selected model's, else the first with a model to build
+      var first = report.rows.filter(function (r) { return r.action === 'build'; })[0] || report.rows[0];
+      S.project = S.selected !== null ? nodes[G.index[S.selected]].project : first ? first.project : names[0];
+    }
+    pick.textContent = '';
+    names.forEach(function (n) { var o = el('option', { value: n }, 'graph: ' + n); pick.appendChild(o); });
+    pick.value = S.project;
+    pick.style.display = names.length > 1 ? '' : 'none';
     renderHead();
     renderChips();
     renderTable();
@@ -186,9 +199,9 @@
     act.appendChild(el('span', { 'class': 'fl-action ' + r.action }, r.action));
     tr.appendChild(act);
     tr.appendChild(el('td', { title: r.reason || '' }, r.short));
-    tr.appendChild(el('td', null, r.rule));
-    tr.appendChild(el('td', null, r.last_build ? String(r.last_build).slice(0, 16).replace('T', ' ') : 'never'));
-    tr.appendChild(el('td', null, r.window));
+    tr.appendChild(el('td', { 'class': 'fl-nowrap' }, r.rule));
+    tr.appendChild(el('td', { 'class': 'fl-nowrap' }, r.last_build ? String(r.last_build).slice(0, 16).replace('T', ' ') : 'never'));
+    tr.appendChild(el('td', { 'class': 'fl-nowrap' }, r.window));
     tr.appendChild(el('td', null, r.project));
     tr.appendChild(el('td', { 'class': 'fl-dim' }, r.folder));
     var tags = el('td');
@@ -219,7 +232,7 @@
 
   function defaultFocus() {
     // a large project opens on the first row to build (else the first row): its lineage
-    var rows = S.report.rows;
+    var rows = S.report.rows.filter(function (r) { return r.project === S.project; });
     for (var i = 0; i < rows.length; i++) { if (rows[i].action === 'build') { return rows[i].id; } }
     return rows.length ? rows[0].id : null;
   }
@@ -259,20 +272,27 @@
   function renderGraph(rebuild) {
     var container = $('fl-graph');
     var nodes = S.report.graph.nodes;
-    var whole = nodes.length <= GRAPH_MAX;
     var note = $('fl-graph-note');
     var focus = S.selected !== null ? G.index[S.selected] : undefined;
+    if (focus !== undefined && nodes[focus].project !== S.project) {  // a model of another project
+      S.project = nodes[focus].project;
+      pick.value = S.project;
+      rebuild = true;
+    }
+    var mine = [];
+    nodes.forEach(function (n, i) { if (n.project === S.project) { mine.push(i); } });
+    var whole = mine.length <= GRAPH_MAX;
     if (typeof cytoscape !== 'function') { note.textContent = 'the graph library did not load'; return; }
     if (whole && S.cy && !rebuild) { emphasise(focus); return; }
     var indexes;
     if (whole) {
-      indexes = nodes.map(function (_, i) { return i; });
-      note.textContent = nodes.length + ' nodes' + (focus !== undefined ? '; the selected model\'s up- and downstream are highlighted' : '');
+      indexes = mine;
+      note.textContent = mine.length + ' nodes' + (focus !== undefined ? '; the selected model\'s up- and downstream are highlighted' : '');
     } else {
       if (focus === undefined) { var d = defaultFocus(); focus = d === null ? undefined : G.index[d]; }
       indexes = focus === undefined ? [] : lineageOf(focus);
       var shown = indexes.slice(0, GRAPH_MAX);
-      note.textContent = 'This project has ' + nodes.length.toLocaleString('en') + ' nodes: the graph shows ' +
+      note.textContent = 'This project has ' + mine.length.toLocaleString('en') + ' nodes: the graph shows ' +
         (focus === undefined ? 'nothing' : 'the up- and downstream of ' + nodes[focus].name) +
         (indexes.length > GRAPH_MAX ? ' (the nearest ' + GRAPH_MAX + ' of ' + indexes.length + ')' : ' (' + indexes.length + ' nodes)') +
         '. Select a model in the table to see its lineage.';
@@ -281,7 +301,7 @@
     if (S.cy) { S.cy.destroy(); S.cy = null; }
     var cy = cytoscape({
       container: container, elements: elementsFor(indexes), style: graphStyle(), wheelSensitivity: 0.3,
-      minZoom: 0.05, maxZoom: 3, boxSelectionEnabled: false, autoungrabify: true,
+      minZoom: 0.05, maxZoom: 1.6, boxSelectionEnabled: false, autoungrabify: true,
     });
     cy.layout({ name: 'dagre', rankDir: 'LR', nodeSep: 12, rankSep: 70, edgeSep: 6, fit: true, padding: 16 }).run();
     cy.on('tap', 'node', function (ev) { var id = ev.target.id(); if (G.index[id] !== undefined && rowOf(id)) { select(id, true); } });
