@@ -40,6 +40,8 @@ build_vsix() {
   VSIX=$(ls -t "$ROOT"/client-vscode/freshlens-*.vsix | head -1)
   echo "built $VSIX"
 }
+# the graph libraries vendored in the Python package are exactly the pinned npm packages' files
+stage report-assets bash scripts/build-report-assets.sh --check
 stage vsix build_vsix
 stage extension-unit-tests bash -c 'cd client-vscode && npm test --silent 2>&1 | tail -n 12; exit ${PIPESTATUS[0]}'
 
