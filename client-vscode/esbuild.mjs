@@ -1,6 +1,6 @@
 // Bundle the extension (one file, vscode external) or compile the unit tests for `node --test`.
 import * as esbuild from 'esbuild';
-import { readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 
 const args = new Set(process.argv.slice(2));
 const production = args.has('--production');
@@ -19,6 +19,7 @@ if (args.has('--tests')) {
     logLevel: 'warning',
   });
 } else {
+  copyReportAssets();
   const options = {
     entryPoints: ['src/extension.ts'],
     outfile: 'dist/extension.js',
@@ -36,5 +37,19 @@ if (args.has('--tests')) {
     await ctx.watch();
   } else {
     await esbuild.build(options);
+  }
+}
+
+// The plan webview loads the same files `freshlens plan --format html` inlines: the report UI from
+// the Python package and the graph libraries vendored there by scripts/build-report-assets.sh.
+function copyReportAssets() {
+  const from = '../server/freshlens/report/assets';
+  const to = 'media/report';
+  mkdirSync(to, { recursive: true });
+  for (const f of ['report.js', 'report.css']) {
+    copyFileSync(`${from}/${f}`, `${to}/${f}`);
+  }
+  for (const f of readdirSync(`${from}/vendor`)) {
+    copyFileSync(`${from}/vendor/${f}`, `${to}/${f}`);
   }
 }

@@ -40,6 +40,8 @@ build_vsix() {
   VSIX=$(ls -t "$ROOT"/client-vscode/freshlens-*.vsix | head -1)
   echo "built $VSIX"
 }
+# the graph libraries vendored in the Python package are exactly the pinned npm packages' files
+stage report-assets bash scripts/build-report-assets.sh --check
 stage vsix build_vsix
 stage extension-unit-tests bash -c 'cd client-vscode && npm test --silent 2>&1 | tail -n 12; exit ${PIPESTATUS[0]}'
 
@@ -88,7 +90,11 @@ neovim_test() {
 stage neovim neovim_test
 
 vscode_test() {
-  FL_REPO=$ROOT FL_VSIX=$VSIX FL_E2E="$ROOT/client-vscode/.e2e" FL_ARTIFACTS="$ART/vscode" \
+  # the CLI's HTML report of the same workspace, checked in the same Chromium (no network, table, graph)
+  mkdir -p "$ART/vscode"
+  .venv/bin/freshlens plan "$FL_WORKSPACE/jaffle_fresh" --state "$FL_STATE" --at "$FL_AT2" --format html \
+    --output "$ART/vscode/plan.html" || return 1
+  FL_PLAN_HTML="$ART/vscode/plan.html" FL_REPO=$ROOT FL_VSIX=$VSIX FL_E2E="$ROOT/client-vscode/.e2e" FL_ARTIFACTS="$ART/vscode" \
     timeout 600 node tests/clients/vscode/code_server_e2e.js
 }
 if [ -n "${VSIX:-}" ]; then stage vscode vscode_test; else failures+=("vscode (no .vsix)"); fi
@@ -98,6 +104,8 @@ if [ "${FRESHLENS_UPDATE_SCREENSHOTS:-0}" = "1" ] && [[ " ${failures[*]} " != *"
   cp "$ART/vscode/02-codelens.png" docs/screenshots/vscode-lens-problems.png
   cp "$ART/vscode/03-hover.png" docs/screenshots/vscode-hover.png
   cp "$ART/vscode/07-plan.png" docs/screenshots/vscode-plan.png
+  cp "$ART/vscode/07c-plan-live-edit.png" docs/screenshots/vscode-plan-live.png
+  cp "$ART/vscode/11-plan-html.png" docs/screenshots/plan-html.png
   cp "$ART/vscode/08-explain.png" docs/screenshots/vscode-explain.png
   echo "updated docs/screenshots/"
 fi

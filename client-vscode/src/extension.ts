@@ -1,7 +1,9 @@
 // The only module that talks to the VS Code API: it wires the pure modules in ./core to the
 // editor, starts the freshlens language server and shows what it reports.
 import { execFile } from 'child_process';
+import { randomBytes } from 'crypto';
 import * as os from 'os';
+import * as path from 'path';
 import * as vscode from 'vscode';
 import {
   DidChangeConfigurationNotification,
@@ -23,9 +25,10 @@ import {
   pythonNotFoundMessage,
   serverArgs,
 } from './core/interpreter';
-import { Status, StatusView, explainMarkdown, planRows, renderPlan, statusView, stoppedView } from './core/present';
+import { Status, StatusView, explainMarkdown, planRows, statusView, stoppedView } from './core/present';
 import { didChangeConfigurationParams, reactionTo, toServerSettings } from './core/settings';
 import { versionMismatch } from './core/version';
+import { REPORT_SCRIPTS, REPORT_STYLE, fileToOpen, makeNonce, pageMessage, reportPage } from './core/webview';
 
 const SCHEME = 'freshlens';
 const PROJECT_GLOB = '**/dbt_project.yml';
@@ -37,6 +40,10 @@ let statusItem: vscode.StatusBarItem;
 let client: LanguageClient | undefined;
 let roots: string[] = [];
 let lifecycle: Promise<void> = Promise.resolve();
+let planPanel: vscode.WebviewPanel | undefined;
+let planReport: unknown;
+let planRefresh: Promise<void> | undefined;
+let planStale = false;
 const virtualDocs = new Map<string, string>();
 const virtualDocsChanged = new vscode.EventEmitter<vscode.Uri>();
 
@@ -134,7 +141,10 @@ async function startClient(): Promise<void> {
     middleware: middleware(),
   };
   const c = new LanguageClient('freshlens', 'freshlens', serverOptions, clientOptions);
-  c.onNotification('freshlens/status', (s: Status) => showStatus(statusView(s)));
+  c.onNotification('freshlens/status', (s: Status) => {
+    showStatus(statusView(s));
+    void refreshPlanPanel(); // sent after every re-plan: the open plan follows the lens
+  });
   c.onDidChangeState((e) => {
     if (e.newState === State.Stopped && client === c) {
       showStatus(stoppedView('the language server stopped; see the freshlens output'));
@@ -382,13 +392,76 @@ async function showExplanation(result: unknown, target: unknown): Promise<void> 
   }
 }
 
+/** The plan as a webview: the models as a table and the project's lineage graph (server command `freshlens.planReport`). */
 async function showPlan(): Promise<void> {
-  const plan = await serverCommand('freshlens.plan');
-  if (plan === undefined) {
+  if (planPanel) {
+    planPanel.reveal();
+    await refreshPlanPanel();
     return;
   }
-  const uri = putVirtual('/freshlens plan.txt', renderPlan(plan));
-  await vscode.window.showTextDocument(uri, { preview: true });
+  const media = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'report');
+  const panel = vscode.window.createWebviewPanel('freshlens.plan', 'freshlens plan', vscode.ViewColumn.Active, {
+    enableScripts: true,
+    localResourceRoots: [media],
+  });
+  planPanel = panel;
+  const uri = (f: string) => panel.webview.asWebviewUri(vscode.Uri.joinPath(media, f)).toString();
+  panel.webview.html = reportPage({
+    cspSource: panel.webview.cspSource,
+    nonce: makeNonce((n) => Uint8Array.from(randomBytes(n))),
+    scripts: REPORT_SCRIPTS.map(uri),
+    style: uri(REPORT_STYLE),
+  });
+  panel.onDidDispose(() => {
+    planPanel = undefined;
+    planReport = undefined;
+  });
+  panel.webview.onDidReceiveMessage(async (raw) => {
+    const m = pageMessage(raw);
+    if (m?.type === 'ready') {
+      // (re)loaded, e.g. after the panel was hidden: send what we have, then the newest
+      if (planReport !== undefined) {
+        void panel.webview.postMessage({ type: 'report', report: planReport });
+      }
+      await refreshPlanPanel();
+    } else if (m?.type === 'open') {
+      const file = fileToOpen(planReport, m, path.sep);
+      if (file) {
+        await vscode.window.showTextDocument(vscode.Uri.file(file), { viewColumn: vscode.ViewColumn.Beside, preview: false });
+      } else {
+        log(`plan: cannot open ${m.file} of project ${m.project}`);
+      }
+    }
+  });
+}
+
+/** Ask the server for the report and send it to the open panel; re-plans during a request coalesce. */
+function refreshPlanPanel(): Promise<void> {
+  if (!planPanel || !client?.isRunning()) {
+    return Promise.resolve();
+  }
+  if (planRefresh) {
+    planStale = true;
+    return planRefresh;
+  }
+  const c = client;
+  planRefresh = (async () => {
+    do {
+      planStale = false;
+      try {
+        const report = await c.sendRequest(ExecuteCommandRequest.type, { command: 'freshlens.planReport', arguments: [] });
+        if (planPanel && report) {
+          planReport = report;
+          await planPanel.webview.postMessage({ type: 'report', report });
+        }
+      } catch (e) {
+        log(`plan report: ${String(e)}`);
+      }
+    } while (planStale && planPanel);
+  })().finally(() => {
+    planRefresh = undefined;
+  });
+  return planRefresh;
 }
 
 async function refreshState(): Promise<void> {
@@ -427,8 +500,8 @@ async function clearState(): Promise<void> {
 
 // ---- small helpers ---------------------------------------------------------------------------
 
-function putVirtual(path: string, text: string): vscode.Uri {
-  const uri = vscode.Uri.from({ scheme: SCHEME, path });
+function putVirtual(docPath: string, text: string): vscode.Uri {
+  const uri = vscode.Uri.from({ scheme: SCHEME, path: docPath });
   virtualDocs.set(uri.toString(), text);
   virtualDocsChanged.fire(uri);
   return uri;

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from freshlens import __version__
 from freshlens.model import Finding, Severity
@@ -23,6 +23,10 @@ from freshlens.targets import (
     single_project,
 )
 from freshlens.workspace import Workspace
+
+if TYPE_CHECKING:
+    from freshlens.index import ProjectIndex
+    from freshlens.planner.gather import PlanResult
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,7 +86,18 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--live", action="store_true", help="measure source freshness in DuckDB (read-only)")
         q.add_argument("--at", default="", help="what-if time, ISO 8601 (default: now)")
         q.add_argument("--regime", choices=("auto", "sao", "dbt-state"), default="auto")
-        q.add_argument("--format", choices=("text", "json"), default="text")
+        if name == "plan":
+            q.add_argument(
+                "--format",
+                choices=("text", "json", "html", "markdown"),
+                default="text",
+                help="html: one self-contained page (table + lineage graph); markdown: for a pull-request comment",
+            )
+            q.add_argument(
+                "--output", "-o", default="", help="write the report to this file (default: stdout)"
+            )
+        else:
+            q.add_argument("--format", choices=("text", "json"), default="text")
     st = sub.add_parser("state", help="manage the state store")
     ssub = st.add_subparsers(dest="state_cmd", parser_class=_Parser)
     ing = ssub.add_parser("ingest", help="ingest one run's artifacts directory")
@@ -241,6 +256,11 @@ def plan_cmd(args: argparse.Namespace) -> int:
     if res is None:
         return int(rc)
     rows = sorted(res.decisions.values(), key=lambda d: (d.action, d.name))
+    if args.format in ("html", "markdown"):
+        return _write_report(args, idx, res)
+    if args.output:
+        print("freshlens: error: --output is for --format html or markdown", file=sys.stderr)
+        return 2
     if args.format == "json":
         from freshlens.planner.gather import plan_json
 
@@ -255,6 +275,26 @@ def plan_cmd(args: argparse.Namespace) -> int:
     width = max((len(d.name) for d in rows), default=10)
     for d in rows:
         print(f"{d.label:<8} {d.name:<{width}}  {d.short}  [{d.rule}]")
+    return 0
+
+
+def _write_report(args: argparse.Namespace, idx: ProjectIndex, res: PlanResult) -> int:
+    from freshlens.report import build_report
+    from freshlens.report.html import render_html
+    from freshlens.report.markdown import render_markdown
+
+    report = build_report([(idx, res)])
+    text = render_html(report) if args.format == "html" else render_markdown(report)
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+    except OSError as exc:
+        print(f"freshlens: error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(f"freshlens: {report['summary']} Report written to {args.output}", file=sys.stderr)
     return 0
 
 

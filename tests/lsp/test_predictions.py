@@ -156,3 +156,48 @@ async def test_hover_on_model_name_explains(lsp_client: LanguageClient) -> None:
     )
     assert res is not None
     assert "Reuse: stg_orders" in res.contents.value  # type: ignore[union-attr]
+
+
+async def _report(client: LanguageClient) -> dict[str, Any]:
+    out: dict[str, Any] = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="freshlens.planReport", arguments=[])
+    )
+    return out
+
+
+async def test_plan_report_has_rows_graph_and_follows_replans(lsp_client: LanguageClient) -> None:
+    root: Path = lsp_client.root  # type: ignore[attr-defined]
+    plan = await lsp_client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="freshlens.plan", arguments=[])
+    )
+    report = await _report(lsp_client)
+    # the same decisions as the plan, with what the editor needs to open each model's file
+    assert {r["id"]: r["action"] for r in report["rows"]} == {
+        m["unique_id"]: m["action"] for m in plan["models"]
+    }
+    assert report["counts"] == plan["counts"]
+    (proj,) = report["projects"]
+    assert Path(proj["root"]) == root
+    rows = {r["name"]: r for r in report["rows"]}
+    assert (Path(proj["root"]) / rows["stg_orders"]["file"]).is_file()
+    assert rows["stg_orders"]["window"] == "build_after 4h"
+    names = [n["name"] for n in report["graph"]["nodes"]]
+    assert "raw.orders" in names  # sources are in the graph, models' parents
+    by_name = {n["name"]: i for i, n in enumerate(report["graph"]["nodes"])}
+    assert [by_name["raw.orders"], by_name["stg_orders"], 0] in report["graph"]["edges"]  # reused: no flow
+    # five hours after the build stg_orders builds; the report follows the re-plan
+    status: list[dict[str, Any]] = lsp_client.status  # type: ignore[attr-defined]
+    before = len(status)
+    lsp_client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"freshlens": settings("2026-11-25T18:42:18Z")})
+    )
+    for _ in range(100):
+        if len(status) > before:
+            break
+        await asyncio.sleep(0.05)
+    assert len(status) > before, "no freshlens/status after the re-plan"
+    report = await _report(lsp_client)
+    rows = {r["name"]: r for r in report["rows"]}
+    assert rows["stg_orders"]["action"] == "build"
+    assert report["rows"][0]["action"] == "build"  # builds first
+    assert report["summary"].startswith(f"The next run would rebuild {report['counts']['build']} of ")

@@ -1,5 +1,5 @@
-// Text the extension shows: the status bar item (from `freshlens/status`) and the plan document
-// (from the server command `freshlens.plan`). Pure.
+// Text the extension shows: the status bar item (from `freshlens/status`), the models of a plan (from
+// the server command `freshlens.plan`) and explanations. Pure. The plan itself is a webview (./webview).
 
 export interface StateInfo {
   /** No project has any state yet. */
@@ -98,34 +98,12 @@ export function stoppedView(reason: string): StatusView {
 
 type Row = Record<string, unknown>;
 
-const NAME_KEYS = ['name', 'model', 'unique_id', 'id'];
-const ACTION_KEYS = ['action', 'decision', 'status'];
-const REASON_KEYS = ['short', 'short_reason', 'reason', 'summary', 'why'];
-
-function pick(row: Row, keys: readonly string[]): string {
-  for (const k of keys) {
-    const v = row[k];
-    if (typeof v === 'string' && v !== '') {
-      return v;
-    }
-    if (v && typeof v === 'object' && typeof (v as Row).value === 'string') {
-      return (v as Row).value as string;
-    }
-  }
-  return '';
-}
-
 /** One plan per dbt project: a workspace with several projects answers `{projects: [plan, …]}`. */
 export function planProjects(plan: unknown): unknown[] {
   if (plan && typeof plan === 'object' && !Array.isArray(plan) && Array.isArray((plan as Row).projects)) {
     return (plan as Row).projects as unknown[];
   }
   return [plan];
-}
-
-/** `build` → `Build`, `no-op` → `No-op`: the words of the lens titles. */
-export function actionLabel(action: string): string {
-  return action === '' ? '' : action[0].toUpperCase() + action.slice(1);
 }
 
 /** The list of per-model rows in a plan (of every project), whatever its container key. */
@@ -150,47 +128,6 @@ export function planRows(plan: unknown): Row[] {
     }
   }
   return [];
-}
-
-/** A plain-text document: per project a header, then an aligned table Model | Action | Reason. */
-export function renderPlan(plan: unknown): string {
-  const projects = planProjects(plan);
-  if (projects.length === 0) {
-    return 'freshlens plan: no dbt projects in this workspace\n';
-  }
-  return projects.map(renderProject).join('\n');
-}
-
-function renderProject(plan: unknown): string {
-  const rows = planRows(plan).map((r) => [pick(r, NAME_KEYS), actionLabel(pick(r, ACTION_KEYS)), pick(r, REASON_KEYS)]);
-  const counts = new Map<string, number>();
-  for (const [, action] of rows) {
-    counts.set(action || 'Unknown', (counts.get(action || 'Unknown') ?? 0) + 1);
-  }
-  const meta = plan && typeof plan === 'object' && !Array.isArray(plan) ? (plan as Row) : {};
-  const project = typeof meta.project === 'string' && meta.project !== '' ? ` for ${meta.project}` : '';
-  const lines: string[] = [`freshlens plan${project}: what the next run would do`];
-  for (const key of ['at', 'regime', 'state', 'freshness']) {
-    if (typeof meta[key] === 'string' && meta[key] !== '') {
-      lines.push(`${key}: ${meta[key] as string}`);
-    }
-  }
-  lines.push(
-    `totals: ${[...counts.entries()].map(([a, c]) => `${c} ${a.toLowerCase()}`).join(' · ') || 'no models'}`,
-    '',
-  );
-  if (rows.length === 0) {
-    lines.push('The server returned no models. Raw result:', '', JSON.stringify(plan, null, 2));
-    return lines.join('\n') + '\n';
-  }
-  const header = ['Model', 'Action', 'Reason'];
-  const widths = [0, 1].map((i) => Math.max(header[i].length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`.trimEnd();
-  lines.push(fmt(header), fmt(['-'.repeat(widths[0]), '-'.repeat(widths[1]), '-'.repeat(6)]));
-  for (const r of rows) {
-    lines.push(fmt(r));
-  }
-  return lines.join('\n') + '\n';
 }
 
 /** The markdown of a `freshlens.explain` result (`{"markdown": str}`), tolerant of a bare string. */

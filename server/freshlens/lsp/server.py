@@ -570,6 +570,22 @@ async def cmd_plan(ls: FreshlensServer, *args: Any) -> Any:
     return {"version": 1, "projects": docs}
 
 
+@server.command("freshlens.planReport")
+async def cmd_plan_report(ls: FreshlensServer, *args: Any) -> Any:
+    """The plan report (table rows + lineage graph) of every project, for the editor's plan view."""
+    from freshlens.report import build_report
+
+    await ls.ready.wait()
+    if ls.ws is None:
+        return build_report([])
+    plans = []
+    for key, res in ls.plans.items():
+        proj = ls.ws.projects.get(key)
+        if proj is not None and proj.index is not None:
+            plans.append((proj.index, res))
+    return build_report(plans, root=True)
+
+
 @server.command("freshlens.refresh")
 async def cmd_refresh(ls: FreshlensServer, *args: Any) -> None:
     await ls.ready.wait()

@@ -145,6 +145,115 @@ async function waitFor(fn, ms, every = 300) {
   }
 }
 
+async function runCommand(page, title) {
+  await page.keyboard.press('Control+Shift+P');
+  await page.waitForSelector('.quick-input-widget input', { timeout: 20000 });
+  await page.keyboard.type(title);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press('Enter');
+}
+
+/** The frame of the plan webview (code-server nests it: iframe.webview > iframe#active-frame). */
+async function planFrame(page, ms) {
+  return waitFor(async () => {
+    for (const f of page.frames()) {
+      try { if (await f.$('#fl-table')) return f; } catch { /* a frame navigating away */ }
+    }
+    return undefined;
+  }, ms);
+}
+
+async function tableNames(frame) {
+  return frame.$$eval('#fl-table tbody tr a.fl-open', (as) => as.map((a) => a.textContent));
+}
+
+async function planWebviewChecks(page, shot) {
+  const frame = await planFrame(page, T(30000));
+  check('status_click_shows_plan', frame !== undefined, frame ? 'plan webview open' : 'no webview with the plan table');
+  if (!frame) return;
+  const rowsOk = await frame.waitForSelector('#fl-table tbody tr a.fl-open', { timeout: T(30000) }).then(() => true, () => false);
+  const names = rowsOk ? await tableNames(frame) : [];
+  const summary = oneLine(await frame.$eval('#fl-summary', (e) => e.textContent).catch(() => ''));
+  check('plan_table', names.includes('fct_orders') && names.includes('stg_payments') && /would rebuild \d+ of \d+ models/.test(summary),
+    `${names.length} rows; "${summary}"`);
+  const graph = await frame.waitForSelector('#fl-graph[data-nodes] canvas', { timeout: T(30000) }).then(() => true, () => false);
+  const gNodes = graph ? Number(await frame.$eval('#fl-graph', (e) => e.getAttribute('data-nodes'))) : 0;
+  const gEdges = graph ? Number(await frame.$eval('#fl-graph', (e) => e.getAttribute('data-edges'))) : 0;
+  // the graph shows one project at a time (a selector picks it): jaffle_fresh's models and their sources
+  const jaffleRows = await frame.$$eval('#fl-table tbody tr', (trs) => trs.filter((tr) => tr.children[6].textContent === 'jaffle_fresh').length);
+  const projects = await frame.$$eval('#fl-project option', (os) => os.map((o) => o.value));
+  check('plan_graph', gNodes > jaffleRows && jaffleRows >= 15 && gEdges > 0 && projects.join() === 'jaffle_fresh,mistakes',
+    `${gNodes} nodes (${jaffleRows} models + sources), ${gEdges} edges drawn; projects ${projects.join(', ')}`);
+  await page.waitForTimeout(500);  // the layout's fit animation
+  await page.mouse.move(5, 840);
+  await shot('07-plan.png');
+  // filter and sort: all rows match the filter, and Model sorts by name
+  await frame.fill('#fl-filter', 'stg_');
+  const filtered = await waitFor(async () => { const n = await tableNames(frame); return n.length > 0 && n.every((x) => x.startsWith('stg_')) ? n : undefined; }, T(10000));
+  await frame.click('#fl-table th[data-key="name"]');
+  const sorted = filtered ? await tableNames(frame) : [];
+  check('plan_filter_sort', filtered !== undefined && sorted.join() === [...sorted].sort().join() && sorted.length === filtered.length,
+    sorted.join(', ') || 'filter showed nothing');
+  // selecting a row focuses that model's up/downstream in the graph
+  await frame.click('#fl-table tbody tr[data-id$=".stg_payments"] td:nth-child(3)');
+  const focus = await waitFor(async () => { const f = await frame.$eval('#fl-graph', (e) => e.getAttribute('data-focus')); return f && f.endsWith('.stg_payments') ? f : undefined; }, T(10000));
+  check('plan_select_focuses_graph', focus !== undefined, focus || 'graph not focused on stg_payments');
+  // clicking a model's name opens its file
+  await frame.click('#fl-table tbody tr[data-id$=".stg_payments"] a.fl-open');
+  const tab = page.locator('.tabs-container .tab', { hasText: 'stg_payments.sql' }).first();
+  const opened = await tab.waitFor({ timeout: T(20000) }).then(() => true, () => false);
+  check('plan_click_opens_file', opened, opened ? 'stg_payments.sql opened' : 'no stg_payments.sql tab');
+  await page.waitForTimeout(500);
+  await shot('07b-plan-open-model.png');
+  // live: an edit of the model's SQL (the file that just opened, beside the plan) re-plans in the
+  // server, and the plan, still open, shows it will build
+  const editor = page.locator('.editor-group-container.active .monaco-editor .view-lines').first();
+  await editor.click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('where p.amount_cents > 0');
+  await page.keyboard.press('Escape');  // a suggestion list, if one opened
+  const action = async () => frame.$eval('#fl-table tbody tr[data-id$=".stg_payments"] .fl-action', (e) => e.textContent).catch(() => '');
+  const live = await waitFor(async () => ((await action()) === 'build' ? 'build' : undefined), T(30000));
+  const flows = Number(await frame.$eval('#fl-graph', (e) => e.getAttribute('data-new-data-edges')).catch(() => 0));
+  check('plan_updates_live', live !== undefined, live ? `stg_payments now builds; ${flows} edges carry new data` : `stg_payments still "${await action()}"`);
+  await page.mouse.move(5, 840);
+  await page.waitForTimeout(400);
+  await shot('07c-plan-live-edit.png');
+  // put the file back and close it, so the workbench is as the next steps expect (one editor group)
+  await editor.click();
+  await runCommand(page, 'File: Revert File');
+  await page.waitForTimeout(500);
+  await page.keyboard.press('Control+W');
+  const refused = result.notes.filter((n) => /Content Security Policy|Refused to (load|execute|apply|connect)/.test(n));
+  check('plan_csp_clean', refused.length === 0, refused[0] || 'no CSP violation reported');
+}
+
+/** `freshlens plan --format html` (FL_PLAN_HTML) opened from disk: table, graph, filter, no network. */
+async function standaloneHtmlChecks(ctx) {
+  const file = process.env.FL_PLAN_HTML;
+  if (!file) return;
+  const page = await ctx.newPage();
+  const errors = [];
+  const requests = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (r) => { if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url()); });
+  await page.goto('file://' + file);
+  const rows = await page.waitForSelector('#fl-table tbody tr', { timeout: T(20000) }).then(() => page.$$eval('#fl-table tbody tr', (t) => t.length), () => 0);
+  const nodes = Number(await page.$eval('#fl-graph', (e) => e.getAttribute('data-nodes')).catch(() => 0));
+  const flows = Number(await page.$eval('#fl-graph', (e) => e.getAttribute('data-new-data-edges')).catch(() => 0));
+  await page.fill('#fl-filter', 'fct_');
+  const filtered = await page.$$eval('#fl-table tbody tr a.fl-open', (as) => as.map((a) => a.textContent));
+  check('html_report', rows >= 15 && nodes > rows && filtered.length > 0 && filtered.every((n) => n.startsWith('fct_')) && errors.length === 0 && requests.length === 0,
+    `${rows} rows, ${nodes} graph nodes, ${flows} new-data edges; filter fct_ → ${filtered.join(', ')}; ${errors.length} errors, ${requests.length} network requests`);
+  await page.fill('#fl-filter', '');
+  await page.setViewportSize({ width: 1400, height: 850 });
+  await page.screenshot({ path: path.join(ART, '11-plan-html.png') });
+  say('screenshot 11-plan-html.png');
+  await page.close();
+}
+
 async function main() {
   fs.mkdirSync(ART, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'freshlens-vscode-'));
@@ -188,6 +297,7 @@ async function main() {
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync'],
     });
+    await standaloneHtmlChecks(ctx);
     const page = ctx.pages()[0] || (await ctx.newPage());
     page.on('console', (m) => { if (m.type() === 'error') result.notes.push('[browser] ' + m.text().slice(0, 300)); });
     const shot = async (name) => { await page.screenshot({ path: path.join(ART, name) }); say(`screenshot ${name}`); };
@@ -265,13 +375,14 @@ async function main() {
       await page.mouse.move(5, 840);
       await shot('06-what-if-lens.png');
 
-      // (6) clicking the status bar item opens the plan
+      // (6) clicking the status bar item opens the plan webview: its table and graph, a click on a
+      // model opens its file, selecting a row focuses its lineage, and it follows a re-plan
       if (stOk) {
+        await runCommand(page, 'View: Hide Panel');  // room for the plan (Problems was open)
         await status.click();
-        const plan = page.locator('.editor-instance .view-line', { hasText: /freshlens\splan\sfor\sjaffle_fresh/ }).first();
-        const planOk = await plan.waitFor({ timeout: T(30000) }).then(() => true, () => false);
-        check('status_click_shows_plan', planOk, planOk ? 'plan document open' : 'no plan document');
-        await shot('07-plan.png');
+        await planWebviewChecks(page, shot);
+      } else {
+        check('status_click_shows_plan', false, 'no status bar item to click');
       }
 
       // (7) clicking the lens opens the explanation
