@@ -350,6 +350,35 @@ async function main() {
       await page.mouse.move(1000, 300);
       await page.keyboard.press('Escape');
 
+      // (3b) completion inside ref('…'): the project's models, narrowed to what is typed
+      await page.locator('.tabs-container .tab', { hasText: MODEL }).first().click();
+      await page.keyboard.press('Control+End');
+      await page.keyboard.press('Enter');
+      await page.keyboard.type("-- {{ ref('stg_", { delay: 25 });
+      await page.keyboard.press('Control+Space');
+      const sugg = page.locator('.suggest-widget .monaco-list-row', { hasText: 'stg_orders' }).first();
+      const sgOk = await sugg.waitFor({ state: 'visible', timeout: T(20000) }).then(() => true, () => false);
+      const rows = sgOk ? (await page.locator('.suggest-widget .monaco-list-row').allInnerTexts()).map(oneLine) : [];
+      check('completion', sgOk && rows.length > 0 && rows.every((r) => /stg_/.test(r)), rows.join(' | ').slice(0, 200) || 'no suggestion list');
+      await shot('03b-completion.png');
+      await page.keyboard.press('Escape');
+      await runCommand(page, 'File: Revert File');  // the typing is thrown away, never saved
+
+      // (3c) go to definition on ref('stg_orders') lands on that model's file, first line
+      await page.keyboard.press('Control+F');
+      await page.keyboard.type("ref('stg_orders", { delay: 10 });
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('ArrowLeft');  // the caret at the start of the match
+      for (let i = 0; i < 8; i++) await page.keyboard.press('ArrowRight');  // inside the model's name
+      await page.keyboard.press('F12');
+      const target = page.locator('.tabs-container .tab.active', { hasText: 'stg_orders.sql' }).first();
+      const goOk = await target.waitFor({ timeout: T(20000) }).then(() => true, () => false);
+      const where = oneLine(await page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first().innerText().catch(() => ''));
+      check('go_to_definition', goOk && /Ln 1, Col 1/.test(where), goOk ? `stg_orders.sql ${where}` : 'did not open stg_orders.sql');
+      await shot('03c-definition.png');
+      await page.locator('.tabs-container .tab', { hasText: MODEL }).first().click();
+
       // (5) the status bar shows the totals from freshlens/status
       const status = page.locator('.statusbar-item', { hasText: /freshlens: \d+ build · \d+ reuse/ }).first();
       const stOk = await status.waitFor({ timeout: T(30000) }).then(() => true, () => false);
