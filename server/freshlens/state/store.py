@@ -357,10 +357,7 @@ class StateStore:
 
     def _init_schema(self) -> None:
         row = None
-        has_meta = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone()
-        if has_meta:
+        if self._has_table("meta"):
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is not None:
             found = int(row["value"])
@@ -377,13 +374,8 @@ class StateStore:
                 if statement.strip():
                     self._db.execute(statement)
             if row is None:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('created_at', ?)", (_ts(_now()),)
-                )
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+                self._put_meta("created_at", _ts(_now()))
+            self._put_meta("schema_version", str(SCHEMA_VERSION))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -416,6 +408,17 @@ class StateStore:
             self._db.close()
             self._recover(str(exc))
         return action()
+
+    def _put_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def _has_table(self, name: str) -> bool:
+        return bool(
+            self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        )
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -531,8 +534,8 @@ class StateStore:
     def _claim(self, kind: str, invocation_id: str, generated_at: datetime, source_dir: str) -> bool:
         """Record that an artifact was ingested; False if it already was (idempotency)."""
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO ingested (kind, invocation_id, generated_at, source_dir, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO ingested (kind, invocation_id, generated_at, source_dir, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (kind, invocation_id, _ts(generated_at), source_dir, self._stamp or _ts(_now())),
         )
         return cur.rowcount == 1
@@ -608,8 +611,8 @@ class StateStore:
                     unknown += 1
                 continue
             self._db.execute(
-                "INSERT OR IGNORE INTO nodes (unique_id, resource_type, name, original_file_path) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO nodes (unique_id, resource_type, name, original_file_path) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (node.unique_id, node.resource_type, node.name, node.original_file_path),
             )
             cur = self._db.execute(
@@ -659,8 +662,8 @@ class StateStore:
             if res.resource_type != "source":
                 continue
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO source_observations (source_id, invocation_id, generated_at, "
-                "snapshotted_at, max_loaded_at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO source_observations (source_id, invocation_id, generated_at, "
+                "snapshotted_at, max_loaded_at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     res.unique_id,
                     meta.invocation_id,
@@ -724,7 +727,7 @@ class StateStore:
             "last_status = NULL, last_message = NULL, last_run_at = NULL, last_invocation_id = NULL"
         )
         self._db.execute("DELETE FROM relations WHERE unique_id NOT LIKE 'source.%'")
-        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cleared_at', ?)", (at,))
+        self._put_meta("cleared_at", at)
 
     # ------------------------------------------------------------------------- kept runs, repair
 
@@ -920,15 +923,16 @@ class StateStore:
             for statement in self._RUNNER_SCHEMA:
                 self._db.execute(statement)
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO runner_runs (run_id, started_at, finished_at, regime, dbt_command, "
-                "exit_code, built, reused, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runner_runs (run_id, started_at, finished_at, regime, dbt_command, "
+                "exit_code, built, reused, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (run_id, _ts(started_at), at, regime, dbt_command, exit_code, *counts),
             )
             if cur.rowcount == 0:
                 return 0
             for uid, (reason, rule) in sorted(reused.items()):
                 self._db.execute(
-                    "INSERT OR IGNORE INTO runner_reused (run_id, unique_id, reason, rule) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO runner_reused (run_id, unique_id, reason, rule) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (run_id, uid, reason, rule),
                 )
                 cur = self._db.execute(
@@ -941,10 +945,7 @@ class StateStore:
 
     def runner_runs(self) -> list[dict[str, Any]]:
         """The recorded ``freshlens run`` runs, oldest first, each with its reused models and reasons."""
-        has = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runner_runs'"
-        ).fetchone()
-        if not has:
+        if not self._has_table("runner_runs"):
             return []
         out: list[dict[str, Any]] = []
         for row in self._db.execute("SELECT * FROM runner_runs ORDER BY finished_at, run_id").fetchall():
