@@ -36,6 +36,9 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+STATE_HELP = "state store: a .db file or a postgresql:// URL (default: <project>/.freshlens/state.db)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="freshlens", description="Validate dbt freshness/state configs and predict build or reuse."
@@ -79,7 +82,11 @@ def _parser() -> argparse.ArgumentParser:
         if name == "explain":
             q.add_argument("model", help="model name or unique id")
         q.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
-        q.add_argument("--state", default="", help="state store (.db) or a run's artifacts directory")
+        q.add_argument(
+            "--state",
+            default="",
+            help="state store (.db file or postgresql:// URL) or a run's artifacts directory",
+        )
         q.add_argument(
             "--sources", default="", help="a current sources.json, or a freshness.json from dbt v2"
         )
@@ -107,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         help="directories with manifest.json, run_results.json [, sources.json, catalog.json], or URLs "
         "(s3://, gs://, az://, file://) of one run's folder or of a prefix with one folder per run",
     )
-    ing.add_argument("--state", default="", help="state store path (default: <project>/.freshlens/state.db)")
+    ing.add_argument("--state", default="", help=STATE_HELP)
     ing.add_argument("--project", default=".", help="project folder (default: .)")
     pull = ssub.add_parser("pull", help="pull runs from where they live (dbt-platform)")
     from freshlens.platform.command import register as register_platform_pull
@@ -118,10 +125,11 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="check the store's integrity and that every run it holds is kept (exit 1 if not)"
     )
     reb = ssub.add_parser("rebuild", help="rebuild the store from its kept runs (the old file is kept aside)")
-    for q in (clr, ver, reb):
-        q.add_argument(
-            "--state", default="", help="state store path (default: <project>/.freshlens/state.db)"
-        )
+    mig = ssub.add_parser(
+        "migrate", help="move the store's schema forward to this freshlens' version (PostgreSQL asks for it)"
+    )
+    for q in (clr, ver, reb, mig):
+        q.add_argument("--state", default="", help=STATE_HELP)
         q.add_argument("--project", default=".", help="project folder (default: .)")
     fr = sub.add_parser("freshness", help="current source freshness")
     frsub = fr.add_subparsers(dest="freshness_cmd", parser_class=_Parser, required=True)
@@ -313,19 +321,20 @@ def explain_cmd(args: argparse.Namespace) -> int:
 
 
 def state_cmd(args: argparse.Namespace) -> int:
-    from freshlens.state import StateError, StateStore, default_state_path
+    from freshlens.state import StateError, default_state_path, is_postgres_url, open_store
 
     if args.state_cmd == "pull":
         from freshlens.platform.command import pull_cmd
 
         return pull_cmd(args)
     path = args.state or str(default_state_path(os.path.abspath(args.project)))
-    if args.state_cmd in ("verify", "rebuild") and not os.path.exists(path):
+    local = not is_postgres_url(path)
+    if args.state_cmd in ("verify", "rebuild", "migrate") and local and not os.path.exists(path):
         print(f"freshlens: error: {path}: no state store here (give --state or --project)", file=sys.stderr)
         return 2
     rc = 0
     try:
-        with StateStore(path) as store:
+        with open_store(path, migrate=args.state_cmd == "migrate") as store:
             if store.recovered:
                 print(f"freshlens: warning: {store.recovered}", file=sys.stderr)
             if args.state_cmd == "ingest":
@@ -340,7 +349,7 @@ def state_cmd(args: argparse.Namespace) -> int:
                     print(rep.summary())
             elif args.state_cmd == "clear":
                 store.clear()
-                print(f"state cleared: {path} — the next predicted run rebuilds every model")
+                print(f"state cleared: {store.path} — the next predicted run rebuilds every model")
             elif args.state_cmd == "verify":
                 report = store.verify()
                 print(report.text())
@@ -349,9 +358,11 @@ def state_cmd(args: argparse.Namespace) -> int:
             elif args.state_cmd == "rebuild":
                 if not store.recovered:  # opening already rebuilt a damaged store
                     print(store.rebuild())
+            elif args.state_cmd == "migrate":
+                print(store.schema_report())
             else:
                 print(
-                    "freshlens: error: use `freshlens state ingest|clear|verify|rebuild|pull`",
+                    "freshlens: error: use `freshlens state ingest|clear|verify|rebuild|migrate|pull`",
                     file=sys.stderr,
                 )
                 return 2

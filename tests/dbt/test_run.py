@@ -50,8 +50,9 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> Proc:
 
 
 class Jaffle:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, state: str = "") -> None:
         self.root = root
+        self.state = ["--state", state] if state else []  # plans and runs use this store
         self.db = root / "jaffle_fresh.duckdb"
         self.env = dbt_env()
         self.env["PYTHONPATH"] = str(REPO / "server")
@@ -94,11 +95,13 @@ class Jaffle:
 
     def plan(self) -> dict[str, str]:
         """Model name -> action of ``freshlens plan --regime sao``."""
-        out = self.freshlens("plan", ".", "--regime", "sao", "--format", "json").check()
+        out = self.freshlens("plan", ".", "--regime", "sao", "--format", "json", *self.state).check()
         return {m["name"]: m["action"] for m in json.loads(out.stdout)["models"]}
 
     def run(self, *args: str, expect_rc: int = 0) -> dict[str, Any]:
-        out = self.freshlens("run", ".", "--regime", "sao", "--dbt", str(DBT), "--format", "json", *args)
+        out = self.freshlens(
+            "run", ".", "--regime", "sao", "--dbt", str(DBT), "--format", "json", *self.state, *args
+        )
         assert out.returncode == expect_rc, f"exit {out.returncode}\n{out.stderr[-4000:]}"
         doc: dict[str, Any] = json.loads(out.stdout)
         return doc
@@ -134,8 +137,8 @@ def check_step(jf: Jaffle, plan: dict[str, str], doc: dict[str, Any], what: str)
     assert rebuilt == expect, f"{what}: warehouse rebuilt {sorted(rebuilt)}, run reported {sorted(expect)}"
 
 
-@pytest.fixture(scope="module")
-def jf(tmp_path_factory: pytest.TempPathFactory) -> Jaffle:
+def make_jaffle(tmp_path_factory: pytest.TempPathFactory, state: str = "") -> Jaffle:
+    """A copy of the example, changed as the module docs say, with its demo data loaded."""
     root = tmp_path_factory.mktemp("run") / "jaffle_fresh"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "logs", ".freshlens", "*.duckdb*"))
     (root / "models" / "analytics" / "customer_order_counts.py").unlink()
@@ -145,9 +148,14 @@ def jf(tmp_path_factory: pytest.TempPathFactory) -> Jaffle:
     )
     ops = root / "models" / "marts" / "ops" / "order_events.sql"
     ops.write_text(ops.read_text().replace("var('ops_lag_tolerance', '1h')", "'1h'"), "utf-8")
-    proj = Jaffle(root)
+    proj = Jaffle(root, state)
     _run([str(DBT_PY), str(REPO / "scripts" / "demo-data.py"), "--db", str(proj.db)], root, proj.env).check()
     return proj
+
+
+@pytest.fixture(scope="module")
+def jf(tmp_path_factory: pytest.TempPathFactory) -> Jaffle:
+    return make_jaffle(tmp_path_factory)
 
 
 def test_run_sequence_builds_what_the_plan_says_and_reuses_the_rest(jf: Jaffle) -> None:

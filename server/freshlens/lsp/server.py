@@ -594,22 +594,25 @@ async def cmd_refresh(ls: FreshlensServer, *args: Any) -> None:
 
 @server.command("freshlens.clearState")
 async def cmd_clear(ls: FreshlensServer, *args: Any) -> None:
-    from freshlens.planner.gather import resolve_path
-    from freshlens.state import StateError, StateStore, default_state_path
+    from freshlens.state import StateError, default_state_path, is_postgres_url, open_store, resolve_state
 
     await ls.ready.wait()
     if ls.ws is None:
         return
+    cleared: set[str] = set()
     for proj in ls.ws.projects.values():
         opt = str(ls.settings.get("state") or "")
-        path = resolve_path(proj.dir, opt) if opt else str(default_state_path(proj.dir))
-        if os.path.isdir(path) or not os.path.exists(path):
+        path = resolve_state(proj.dir, opt, str(default_state_path(proj.dir)))
+        if not is_postgres_url(path) and (os.path.isdir(path) or not os.path.exists(path)):
             continue  # an artifacts directory is read-only state; nothing to clear
+        if path in cleared:  # projects sharing one store (a team database): clear it once
+            continue
+        cleared.add(path)
         try:
-            with StateStore(path) as store:
+            with open_store(path) as store:
                 store.clear()
         except StateError as exc:
-            log.warning("cannot clear %s: %s", path, exc)
+            log.warning("cannot clear the state store: %s", exc)  # the message names it, redacted
     replan(ls)
 
 

@@ -24,9 +24,12 @@ from freshlens.state import (
     StateSnapshot,
     current_freshness_from_file,
     default_state_path,
+    is_postgres_url,
     live_duckdb_freshness,
     load_state,
     read_manifest,
+    redact,
+    resolve_state,
 )
 
 T = TypeVar("T")
@@ -34,7 +37,7 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class PlanOptions:
-    state: str = ""  # .db file or artifacts dir; "" = <project>/.freshlens/state.db
+    state: str = ""  # .db file, postgresql:// URL or artifacts dir; "" = <project>/.freshlens/state.db
     sources: str = (
         ""  # a current sources.json / freshness.json; "" = the one in <project>/.freshlens/current/
     )
@@ -156,14 +159,14 @@ def duckdb_path(project_dir: str) -> str | None:
     return None
 
 
-_CACHE: dict[tuple[object, ...], tuple[float, object]] = {}
+_CACHE: dict[tuple[object, ...], tuple[object, object]] = {}
 
 
-def _cached(key: tuple[object, ...], load: Callable[[], T]) -> T:
-    """Re-read a state store / sources.json only when its modification time changed (the server
-    re-plans after every edit and every minute)."""
+def _cached(key: tuple[object, ...], load: Callable[[], T], stamp: object = None) -> T:
+    """Re-read a state store / sources.json only when its modification time (or, for a PostgreSQL
+    store, its change counter: ``stamp``) changed (the server re-plans after every edit and every minute)."""
     path = str(key[1])
-    stamp = _stamp(path)
+    stamp = _stamp(path) if stamp is None else stamp
     got = _CACHE.get(key)
     if got is not None and got[0] == stamp:
         return got[1]  # type: ignore[return-value]
@@ -217,13 +220,25 @@ def _current_file(project_dir: str) -> str:
     return max(found, key=os.path.getmtime)
 
 
+_NO_DRIVER = "a PostgreSQL state store needs the psycopg driver: pip install 'freshlens[postgres]'"
+
+
 def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) -> PlanResult:
     project_dir = idx.dir
     at = opts.at or datetime.now(UTC)
     problems: list[str] = []
-    state_path = resolve_path(project_dir, opts.state) if opts.state else str(default_state_path(project_dir))
+    state_path = resolve_state(project_dir, opts.state, str(default_state_path(project_dir)))
     state: StateSnapshot
-    if os.path.exists(state_path):
+    if is_postgres_url(state_path):
+        try:
+            from freshlens.state.postgres import stamp
+
+            generation = stamp(state_path)
+            state = _cached(("state", state_path), lambda: load_state(state_path), generation)
+        except (StateError, ImportError) as exc:
+            problems.append(str(exc) if isinstance(exc, StateError) else _NO_DRIVER)
+            state = StateSnapshot.empty(redact(state_path))
+    elif os.path.exists(state_path):
         try:
             state = _cached(("state", state_path), lambda: load_state(state_path))
             if state.notice:  # a damaged store was rebuilt from its kept runs: the user should know

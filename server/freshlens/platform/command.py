@@ -10,7 +10,7 @@ import sys
 
 from freshlens.platform.client import DEFAULT_HOST, PlatformClient
 from freshlens.platform.pull import PullReport, PullTarget, pull_runs
-from freshlens.state import StateError, StateStore, default_state_path
+from freshlens.state import StateError, default_state_path, open_store, redact
 
 TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
 
@@ -35,7 +35,11 @@ def register(pull_sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
     p.add_argument("--project", default=".", help="project folder (default: .)")
-    p.add_argument("--state", default="", help="state store path (default: <project>/.freshlens/state.db)")
+    p.add_argument(
+        "--state",
+        default="",
+        help="state store: a .db file or a postgresql:// URL (default: <project>/.freshlens/state.db)",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
@@ -63,7 +67,7 @@ def pull_cmd(args: argparse.Namespace) -> int:
     report: PullReport | None = None
     try:
         with (
-            StateStore(path) as store,
+            open_store(path) as store,
             PlatformClient(args.host, target.account_id, token, timeout=args.timeout) as cl,
         ):
             if progress is None:
@@ -92,5 +96,5 @@ def pull_cmd(args: argparse.Namespace) -> int:
         print(f"  note: {s}")
     if not report.runs:
         print(f"no new finished runs after run {report.since}; the state store is up to date")
-    print(f"state: {path}; last run pulled: {report.last_run_id or 'none'}")
+    print(f"state: {redact(path)}; last run pulled: {report.last_run_id or 'none'}")
     return 0

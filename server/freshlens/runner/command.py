@@ -36,7 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
     p.add_argument("--regime", choices=("auto", "sao", "dbt-state"), default="auto")
-    p.add_argument("--state", default="", help="state store file (default: <project>/.freshlens/state.db)")
+    p.add_argument(
+        "--state",
+        default="",
+        help="state store: a .db file or a postgresql:// URL (default: <project>/.freshlens/state.db)",
+    )
     p.add_argument("--select", "-s", nargs="+", default=[], help="narrow the candidates, as dbt's --select")
     p.add_argument("--exclude", nargs="+", default=[], help="leave nodes out, as dbt's --exclude")
     p.add_argument("--dry-run", action="store_true", help="print the plan and the dbt command; run nothing")

@@ -31,7 +31,14 @@ from freshlens.planner.core import BUILD, NOOP, REUSE, UNKNOWN, Decision
 from freshlens.planner.gather import PlanOptions, PlanResult, resolve_path, run_plan
 from freshlens.runner.dbt import Dbt, dbt_env, resolve_dbt, run_dbt, shared_args, target_dir
 from freshlens.runner.selection import SelectionError, chunks, dbt_ls, node_selectors
-from freshlens.state import StateError, StateStore, default_state_path, read_run_results
+from freshlens.state import (
+    StateError,
+    default_state_path,
+    is_postgres_url,
+    open_store,
+    read_run_results,
+    redact,
+)
 
 CURRENT_SOURCES = os.path.join(".freshlens", "current", "sources.json")
 RUNS_DIR = os.path.join(".freshlens", "runs")
@@ -125,6 +132,8 @@ def _load_project(path: str) -> tuple[ProjectIndex, dict[str, str]]:
 
 
 def _state_path(project_dir: str, state: str) -> str:
+    if is_postgres_url(state):
+        return state
     path = resolve_path(project_dir, state) if state else str(default_state_path(project_dir))
     if os.path.isdir(path):
         raise RunError(
@@ -186,13 +195,18 @@ def execute(opts: RunOptions, log: Log) -> RunReport:
         _refresh(dbt, idx, opts, env, log)
         report.refreshed = True
 
-    if not os.path.exists(state_path) and not opts.dry_run:
-        StateStore(state_path).close()  # the first run: an empty store, so every model is built
+    if not opts.dry_run:
+        # Before dbt builds anything: the store opens (reachable, schema current), or the run stops
+        # here. The first run creates an empty store, so every model is built.
+        try:
+            open_store(state_path).close()
+        except StateError as exc:
+            raise RunError(str(exc)) from None
     res: PlanResult = run_plan(idx, PlanOptions(state=state_path, regime=opts.regime), texts)
     report.regime = res.regime
     for prob in res.problems:
         if prob.startswith("state not found"):
-            prob = f"no state store yet at {state_path}: the first run builds every model"
+            prob = f"no state store yet at {redact(state_path)}: the first run builds every model"
         report.problems.append(prob)
 
     selected: set[str] | None = None
@@ -236,46 +250,48 @@ def execute(opts: RunOptions, log: Log) -> RunReport:
             Path(idx.dir) / RUNS_DIR / f"{report.started_at.strftime('%Y%m%dT%H%M%SZ')}-{report.run_id[:8]}"
         )
         try:
-            with StateStore(state_path) as store:
-                for i, cmd in enumerate(build_cmds):
-                    before = os.stat(rr_path).st_mtime_ns if os.path.exists(rr_path) else None
-                    log(f"building {len(cmd) - 3 - len(opts.dbt_args)} node(s): {shlex.join(cmd[:6])} …")
-                    try:
-                        rc = run_dbt(cmd, idx.dir, env, opts.echo_dbt)
-                    except KeyboardInterrupt:
-                        interrupted, rc = True, 130
-                    after = os.stat(rr_path).st_mtime_ns if os.path.exists(rr_path) else None
-                    if after is not None and after != before:
-                        run_dir = runs_root if len(build_cmds) == 1 else runs_root / str(i + 1)
-                        sources = os.path.join(idx.dir, CURRENT_SOURCES)
-                        _copy_artifacts(target, run_dir, sources)
+            for i, cmd in enumerate(build_cmds):
+                before = os.stat(rr_path).st_mtime_ns if os.path.exists(rr_path) else None
+                log(f"building {len(cmd) - 3 - len(opts.dbt_args)} node(s): {shlex.join(cmd[:6])} …")
+                try:
+                    rc = run_dbt(cmd, idx.dir, env, opts.echo_dbt)
+                except KeyboardInterrupt:
+                    interrupted, rc = True, 130
+                after = os.stat(rr_path).st_mtime_ns if os.path.exists(rr_path) else None
+                if after is not None and after != before:
+                    run_dir = runs_root if len(build_cmds) == 1 else runs_root / str(i + 1)
+                    sources = os.path.join(idx.dir, CURRENT_SOURCES)
+                    _copy_artifacts(target, run_dir, sources)
+                    # A connection per write, not one held open while dbt builds for hours.
+                    with open_store(state_path) as store:
                         rep = store.ingest(run_dir)
-                        report.artifacts.append(str(run_dir))
-                        report.problems.extend(rep.notes)
-                        for r in read_run_results(run_dir / "run_results.json").results:
-                            status[r.unique_id] = (r.status, r.message or "")
-                    else:
-                        report.problems.append(
-                            f"dbt build (exit {rc}) wrote no new {rr_path}; nothing of it was recorded"
-                        )
-                    if rc != 0:
-                        report.exit_code = rc
-                        break
-                    missing = [u for u in chunk_uids[i] if u not in status]
-                    if missing:
-                        report.problems.append(
-                            f"dbt build succeeded but did not report {len(missing)} node(s) freshlens selected "
-                            f"({', '.join(sorted(missing)[:5])}): the selector and dbt's view of the project "
-                            "differ; please report it with the output of `dbt ls` for them"
-                        )
-                if interrupted:
-                    unreported = "interrupted before dbt finished it"
-                elif report.exit_code:
-                    unreported = f"dbt stopped before it (exit {report.exit_code})"
+                    report.artifacts.append(str(run_dir))
+                    report.problems.extend(rep.notes)
+                    for r in read_run_results(run_dir / "run_results.json").results:
+                        status[r.unique_id] = (r.status, r.message or "")
                 else:
-                    unreported = "dbt did not report it: its selector did not match (see the warning)"
-                _finish(report, res, order, rtype, to_build, outcomes, status, unreported)
-                counts = report.counts()
+                    report.problems.append(
+                        f"dbt build (exit {rc}) wrote no new {rr_path}; nothing of it was recorded"
+                    )
+                if rc != 0:
+                    report.exit_code = rc
+                    break
+                missing = [u for u in chunk_uids[i] if u not in status]
+                if missing:
+                    report.problems.append(
+                        f"dbt build succeeded but did not report {len(missing)} node(s) freshlens selected "
+                        f"({', '.join(sorted(missing)[:5])}): the selector and dbt's view of the project "
+                        "differ; please report it with the output of `dbt ls` for them"
+                    )
+            if interrupted:
+                unreported = "interrupted before dbt finished it"
+            elif report.exit_code:
+                unreported = f"dbt stopped before it (exit {report.exit_code})"
+            else:
+                unreported = "dbt did not report it: its selector did not match (see the warning)"
+            _finish(report, res, order, rtype, to_build, outcomes, status, unreported)
+            counts = report.counts()
+            with open_store(state_path) as store:
                 store.record_runner_run(
                     report.run_id,
                     report.started_at,

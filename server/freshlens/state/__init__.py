@@ -1,4 +1,5 @@
-"""Deployment state for the planner: dbt artifact readers, the SQLite state store, source freshness.
+"""Deployment state for the planner: dbt artifact readers, the state store (an SQLite file, or a
+PostgreSQL database for team state: ``open_store("postgresql://…")``), source freshness.
 
 Typical use::
 
@@ -29,6 +30,7 @@ from freshlens.state.artifacts import (
     read_run_results,
     read_sources,
 )
+from freshlens.state.backend import is_postgres_url, redact, resolve_state
 from freshlens.state.freshness import (
     FreshnessError,
     SourceFreshnessNow,
@@ -39,7 +41,7 @@ from freshlens.state.freshness import (
 )
 from freshlens.state.repair import StateStoreError, VerifyReport
 from freshlens.state.snapshot import NodeState, SourceAtBuild, SourceObservation, SourceState, StateSnapshot
-from freshlens.state.store import IngestReport, StateStore, default_state_path, load_state
+from freshlens.state.store import IngestReport, StateStore, default_state_path, load_state, open_store
 
 __all__ = [
     "ArtifactError",
@@ -63,14 +65,18 @@ __all__ = [
     "VerifyReport",
     "current_freshness_from_file",
     "default_state_path",
+    "is_postgres_url",
     "live_duckdb_freshness",
     "load_state",
     "normalised_code",
+    "open_store",
     "read_catalog",
     "read_freshness",
     "read_freshness_artifact",
     "read_manifest",
     "read_run_results",
     "read_sources",
+    "redact",
+    "resolve_state",
     "select_only_problem",
 ]

@@ -244,6 +244,7 @@ class VerifyReport:
     kept: str  # the kept-runs folder's name
     runs: int = 0  # ingests and clears the store holds
     problems: list[str] = field(default_factory=list)
+    summary: str = ""  # the line for a healthy store when it keeps no runs (PostgreSQL)
 
     @property
     def ok(self) -> bool:
@@ -251,6 +252,8 @@ class VerifyReport:
 
     def text(self) -> str:
         head = f"{self.store}: {self.runs} run(s) and clear(s), each kept in {self.kept}/"
+        if self.ok and self.summary:
+            return self.summary
         if self.ok:
             return f"{head}; integrity ok"
         return "\n".join(

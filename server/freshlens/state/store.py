@@ -1,4 +1,4 @@
-"""The state store: an SQLite file that accumulates what each production run built, and from what.
+"""The state store: an SQLite file (or a PostgreSQL database) that accumulates what each production run built, and from what.
 
 A model reused (or not selected) in a later run does not appear as built in that run's artifacts, so
 the last real build of every node has to be remembered across runs. ``StateStore.ingest(dir)`` reads
@@ -39,7 +39,11 @@ Public API::
     StateStore.rebuild() -> str                           # rebuild from the kept runs; says what it did
     StateStore.recovered -> str | None                    # set when opening repaired a damaged store
     StateStore.close()
-    load_state(path_or_dir) -> StateSnapshot              # a .db file, or an artifacts dir (in memory)
+    load_state(path_or_dir) -> StateSnapshot              # a .db file, a URL, or an artifacts dir (in memory)
+    open_store(path_or_url, migrate=False) -> StateStore  # SQLite file, or PostgreSQL for postgresql://
+
+The same class, over a PostgreSQL connection, is the team store (:mod:`freshlens.state.postgres`): the SQL
+here is the dialect both accept, with ``?`` placeholders and rows read by column name.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ from freshlens.state.artifacts import (
     read_manifest,
     read_run_results,
 )
+from freshlens.state.backend import Connection, is_postgres_url, redact
 from freshlens.state.repair import (
     BUSY_TIMEOUT_S,
     Damaged,
@@ -279,9 +284,13 @@ def fingerprint_from_json(text: str) -> NodeFingerprint:
 class StateStore:
     """The SQLite state store. ``path`` may be ``":memory:"`` (used by :func:`load_state` for directories)."""
 
+    _db: Connection
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.recovered: str | None = None  # what opening did to repair a damaged store, for the user
+        self.migrated_from: int | None = None  # the schema version opening moved the store forward from
+        self.created = False  # opening created the store's tables
         self._stamp: str | None = None  # the time an ingest records (a replay keeps the original)
         self._archive: RunArchive | None = None
         self._inode: int | None = None
@@ -357,10 +366,7 @@ class StateStore:
 
     def _init_schema(self) -> None:
         row = None
-        has_meta = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone()
-        if has_meta:
+        if self._has_table("meta"):
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is not None:
             found = int(row["value"])
@@ -371,19 +377,17 @@ class StateStore:
                 )
             if found == SCHEMA_VERSION:
                 return
+            self.migrated_from = found  # an SQLite file is private to its user: upgraded on opening
+        else:
+            self.created = True
         with self._transaction():
             # executescript() would COMMIT on its own; run the statements inside our transaction.
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
             if row is None:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('created_at', ?)", (_ts(_now()),)
-                )
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+                self._put_meta("created_at", _ts(_now()))
+            self._put_meta("schema_version", str(SCHEMA_VERSION))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -417,9 +421,30 @@ class StateStore:
             self._recover(str(exc))
         return action()
 
+    def _put_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def _has_table(self, name: str) -> bool:
+        return bool(
+            self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+        )
+
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row["value"])
+
+    def schema_report(self) -> str:
+        """What opening did to the schema, for ``freshlens state migrate``."""
+        if self.migrated_from is not None:
+            return f"{self.path}: migrated the schema from v{self.migrated_from} to v{SCHEMA_VERSION}"
+        if self.created:
+            return f"{self.path}: created a new state store at schema v{SCHEMA_VERSION}"
+        return f"{self.path}: schema v{SCHEMA_VERSION} is current; nothing to migrate"
 
     @property
     def cleared_at(self) -> datetime | None:
@@ -531,8 +556,8 @@ class StateStore:
     def _claim(self, kind: str, invocation_id: str, generated_at: datetime, source_dir: str) -> bool:
         """Record that an artifact was ingested; False if it already was (idempotency)."""
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO ingested (kind, invocation_id, generated_at, source_dir, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO ingested (kind, invocation_id, generated_at, source_dir, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (kind, invocation_id, _ts(generated_at), source_dir, self._stamp or _ts(_now())),
         )
         return cur.rowcount == 1
@@ -608,8 +633,8 @@ class StateStore:
                     unknown += 1
                 continue
             self._db.execute(
-                "INSERT OR IGNORE INTO nodes (unique_id, resource_type, name, original_file_path) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO nodes (unique_id, resource_type, name, original_file_path) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (node.unique_id, node.resource_type, node.name, node.original_file_path),
             )
             cur = self._db.execute(
@@ -659,8 +684,8 @@ class StateStore:
             if res.resource_type != "source":
                 continue
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO source_observations (source_id, invocation_id, generated_at, "
-                "snapshotted_at, max_loaded_at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO source_observations (source_id, invocation_id, generated_at, "
+                "snapshotted_at, max_loaded_at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     res.unique_id,
                     meta.invocation_id,
@@ -724,7 +749,7 @@ class StateStore:
             "last_status = NULL, last_message = NULL, last_run_at = NULL, last_invocation_id = NULL"
         )
         self._db.execute("DELETE FROM relations WHERE unique_id NOT LIKE 'source.%'")
-        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cleared_at', ?)", (at,))
+        self._put_meta("cleared_at", at)
 
     # ------------------------------------------------------------------------- kept runs, repair
 
@@ -841,8 +866,8 @@ class StateStore:
 
     @staticmethod
     def _node_state(
-        row: sqlite3.Row,
-        rel: sqlite3.Row | None,
+        row: Any,  # sqlite3.Row, or the PostgreSQL store's equivalent: read by column name
+        rel: Any,
         failed: dict[str, list[str]],
         sources: dict[str, SourceState],
         same_dir: dict[str, frozenset[str]],
@@ -886,7 +911,7 @@ class StateStore:
 
     # Added for ``freshlens run`` (schema v1 stays: the tables are additive and created on first use
     # with CREATE TABLE IF NOT EXISTS, like the base schema; an older freshlens ignores them).
-    _RUNNER_SCHEMA = (
+    _RUNNER_SCHEMA: tuple[str, ...] = (
         "CREATE TABLE IF NOT EXISTS runner_runs ("
         " run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,"
         " regime TEXT NOT NULL, dbt_command TEXT, exit_code INTEGER NOT NULL,"
@@ -920,15 +945,16 @@ class StateStore:
             for statement in self._RUNNER_SCHEMA:
                 self._db.execute(statement)
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO runner_runs (run_id, started_at, finished_at, regime, dbt_command, "
-                "exit_code, built, reused, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runner_runs (run_id, started_at, finished_at, regime, dbt_command, "
+                "exit_code, built, reused, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (run_id, _ts(started_at), at, regime, dbt_command, exit_code, *counts),
             )
             if cur.rowcount == 0:
                 return 0
             for uid, (reason, rule) in sorted(reused.items()):
                 self._db.execute(
-                    "INSERT OR IGNORE INTO runner_reused (run_id, unique_id, reason, rule) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO runner_reused (run_id, unique_id, reason, rule) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (run_id, uid, reason, rule),
                 )
                 cur = self._db.execute(
@@ -941,10 +967,7 @@ class StateStore:
 
     def runner_runs(self) -> list[dict[str, Any]]:
         """The recorded ``freshlens run`` runs, oldest first, each with its reused models and reasons."""
-        has = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runner_runs'"
-        ).fetchone()
-        if not has:
+        if not self._has_table("runner_runs"):
             return []
         out: list[dict[str, Any]] = []
         for row in self._db.execute("SELECT * FROM runner_runs ORDER BY finished_at, run_id").fetchall():
@@ -960,13 +983,38 @@ class StateStore:
         return out
 
 
+def open_store(target: str | Path, *, migrate: bool = False) -> StateStore:
+    """The store a ``--state`` names: PostgreSQL for a ``postgresql://`` URL, else the SQLite file.
+
+    ``migrate`` lets opening move an older PostgreSQL schema forward (``freshlens state migrate``); an
+    SQLite file is upgraded on opening either way, as it always was.
+    """
+    t = str(target)
+    if not is_postgres_url(t):
+        return StateStore(t)
+    try:
+        from freshlens.state.postgres import PgStateStore
+    except ImportError as exc:
+        if not (exc.name or "").startswith("psycopg"):
+            raise
+        raise StateStoreError(
+            f"{redact(t)}: a PostgreSQL state store needs the psycopg driver, which is not installed: "
+            "pip install 'freshlens[postgres]'"
+        ) from None
+    return PgStateStore(t, migrate=migrate)
+
+
 def load_state(path_or_dir: str | Path) -> StateSnapshot:
-    """State for the planner from a ``state.db`` file, or from one run's artifacts directory.
+    """State for the planner from a ``state.db`` file or a PostgreSQL URL, or from one run's artifacts
+    directory.
 
     A directory (``manifest.json`` + ``run_results.json`` [+ ``sources.json``, ``catalog.json``]) is read
     into an in-memory store and never written anywhere. A path that does not exist is an error (create a
     store with ``freshlens state ingest`` first), unless its kept runs are there: then it is rebuilt.
     """
+    if is_postgres_url(str(path_or_dir)):
+        with open_store(path_or_dir) as pg:
+            return pg.snapshot()
     p = Path(path_or_dir)
     if p.is_dir():
         with StateStore(":memory:") as store:

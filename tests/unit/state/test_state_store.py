@@ -1,29 +1,32 @@
-"""The SQLite state store, fed with real dbt-core 1.11 artifacts (tests/fixtures/artifacts/README.md)."""
+"""The state store, fed with real dbt-core 1.11 artifacts (tests/fixtures/artifacts/README.md).
+
+Tests taking ``store_at`` run twice: on the SQLite file and on a PostgreSQL database (same rules).
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from state_helpers import copy_run, dump, load
+from state_helpers import copy_run, dump, load, table_dump
 
-from freshlens.state import ArtifactError, StateStore, StateStoreError, default_state_path, load_state
+from freshlens.state import (
+    ArtifactError,
+    StateStore,
+    StateStoreError,
+    default_state_path,
+    load_state,
+    open_store,
+)
 from freshlens.state.store import SCHEMA_VERSION
 
 STG = "model.tiny.stg_orders"
 CUST = "model.tiny.customer_orders"
 EVENTS = "model.tiny.event_counts"
 ORDERS = "source.tiny.raw.orders"
-
-
-def table_dump(path: Path) -> list[tuple[str, list[tuple[object, ...]]]]:
-    con = sqlite3.connect(path)
-    names = [r[0] for r in con.execute("select name from sqlite_master where type='table' order by name")]
-    out = [(n, sorted(con.execute(f"select * from {n}").fetchall(), key=repr)) for n in names if n != "meta"]
-    con.close()
-    return out
 
 
 def completed_at(artifacts: Path, run: str, uid: str) -> datetime:
@@ -42,8 +45,8 @@ def test_default_location_creates_parent_dirs(tmp_path: Path) -> None:
     assert path.is_file()
 
 
-def test_accumulates_across_runs(artifacts: Path, tmp_path: Path) -> None:
-    with StateStore(tmp_path / "s.db") as store:
+def test_accumulates_across_runs(artifacts: Path, store_at: Callable[[str], str], tmp_path: Path) -> None:
+    with open_store(store_at("s")) as store:
         r1 = store.ingest(artifacts / "run1")
         assert r1.built == 6 and r1.source_observations == 2
         r2 = store.ingest(artifacts / "run2")
@@ -78,9 +81,11 @@ def test_accumulates_across_runs(artifacts: Path, tmp_path: Path) -> None:
     assert stg.relation_exists is True
 
 
-def test_fusion_reused_keeps_last_build_and_records_reason(artifacts: Path, tmp_path: Path) -> None:
+def test_fusion_reused_keeps_last_build_and_records_reason(
+    artifacts: Path, store_at: Callable[[str], str], tmp_path: Path
+) -> None:
     fusion = copy_run("fusion_reused", tmp_path / "run3", manifest_from="run2")
-    with StateStore(tmp_path / "s.db") as store:
+    with open_store(store_at("s")) as store:
         store.ingest(artifacts / "run1")
         store.ingest(artifacts / "run2")
         report = store.ingest(fusion)
@@ -94,13 +99,13 @@ def test_fusion_reused_keeps_last_build_and_records_reason(artifacts: Path, tmp_
     assert snap.nodes[EVENTS].last_success_at > completed_at(artifacts, "run2", CUST)
 
 
-def test_ingest_is_idempotent(artifacts: Path, tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    with StateStore(db) as store:
+def test_ingest_is_idempotent(artifacts: Path, store_at: Callable[[str], str], tmp_path: Path) -> None:
+    db = store_at("s")
+    with open_store(db) as store:
         store.ingest(artifacts / "run1")
         store.ingest(artifacts / "run2")
     before = table_dump(db)
-    with StateStore(db) as store:
+    with open_store(db) as store:
         again = store.ingest(artifacts / "run2")
         store.ingest(artifacts / "run1")
     assert not again.changed and "already ingested" in again.summary()
@@ -109,12 +114,14 @@ def test_ingest_is_idempotent(artifacts: Path, tmp_path: Path) -> None:
     assert after == before
 
 
-def test_out_of_order_ingest_does_not_move_times_backwards(artifacts: Path, tmp_path: Path) -> None:
-    with StateStore(tmp_path / "a.db") as a:
+def test_out_of_order_ingest_does_not_move_times_backwards(
+    artifacts: Path, store_at: Callable[[str], str], tmp_path: Path
+) -> None:
+    with open_store(store_at("a")) as a:
         a.ingest(artifacts / "run1")
         a.ingest(artifacts / "run2")
         in_order = a.snapshot()
-    with StateStore(tmp_path / "b.db") as b:
+    with open_store(store_at("b")) as b:
         b.ingest(artifacts / "run2")
         b.ingest(artifacts / "run1")
         reversed_ = b.snapshot()
@@ -128,9 +135,11 @@ def test_out_of_order_ingest_does_not_move_times_backwards(artifacts: Path, tmp_
     assert reversed_.sources[ORDERS].history == in_order.sources[ORDERS].history
 
 
-def test_ingest_is_atomic(artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "s.db"
-    with StateStore(db) as store:
+def test_ingest_is_atomic(
+    artifacts: Path, store_at: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = store_at("s")
+    with open_store(db) as store:
         store.ingest(artifacts / "run1")
     before = table_dump(db)
 
@@ -139,26 +148,30 @@ def test_ingest_is_atomic(artifacts: Path, tmp_path: Path, monkeypatch: pytest.M
 
     # run_results (and the manifest) are written before sources.json; the failure must undo them.
     monkeypatch.setattr(StateStore, "_ingest_sources", boom)
-    with StateStore(db) as store, pytest.raises(RuntimeError):
+    with open_store(db) as store, pytest.raises(RuntimeError):
         store.ingest(artifacts / "run2")
     assert table_dump(db) == before
     monkeypatch.undo()
-    with StateStore(db) as store:
+    with open_store(db) as store:
         assert store.ingest(artifacts / "run2").built == 3  # not marked as ingested by the failed attempt
 
 
-def test_docs_generate_results_are_not_builds(artifacts: Path, tmp_path: Path) -> None:
+def test_docs_generate_results_are_not_builds(
+    artifacts: Path, store_at: Callable[[str], str], tmp_path: Path
+) -> None:
     gen = copy_run("docs_generate", tmp_path / "gen", manifest_from="run1")
-    with StateStore(tmp_path / "s.db") as store:
+    with open_store(store_at("s")) as store:
         report = store.ingest(gen)
         snap = store.snapshot()
     assert report.built == 0 and any("dbt generate" in n for n in report.notes)
     assert all(n.last_success_at is None for n in snap.nodes.values())
 
 
-def test_clear_forgets_builds_and_records_when(artifacts: Path, tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    with StateStore(db) as store:
+def test_clear_forgets_builds_and_records_when(
+    artifacts: Path, store_at: Callable[[str], str], tmp_path: Path
+) -> None:
+    db = store_at("s")
+    with open_store(db) as store:
         store.ingest(artifacts / "run1")
         store.clear()
         snap = store.snapshot()
@@ -171,19 +184,21 @@ def test_clear_forgets_builds_and_records_when(artifacts: Path, tmp_path: Path) 
     assert load_state(db).cleared_at == snap.cleared_at
 
 
-def test_sources_only_directory(artifacts: Path, tmp_path: Path) -> None:
+def test_sources_only_directory(artifacts: Path, store_at: Callable[[str], str], tmp_path: Path) -> None:
     d = tmp_path / "fresh"
     d.mkdir()
     (d / "sources.json").write_bytes((artifacts / "run2" / "sources.json").read_bytes())
-    with StateStore(tmp_path / "s.db") as store:
+    with open_store(store_at("s")) as store:
         report = store.ingest(d)
         snap = store.snapshot()
     assert report.source_observations == 2 and not snap.nodes
     assert snap.sources[ORDERS].latest is not None
 
 
-def test_directory_problems_are_clear(artifacts: Path, tmp_path: Path) -> None:
-    with StateStore(tmp_path / "s.db") as store:
+def test_directory_problems_are_clear(
+    artifacts: Path, store_at: Callable[[str], str], tmp_path: Path
+) -> None:
+    with open_store(store_at("s")) as store:
         with pytest.raises(ArtifactError, match="no dbt artifacts found"):
             store.ingest(tmp_path)
         only_rr = tmp_path / "rr"
@@ -227,9 +242,9 @@ def test_load_state_directory_is_in_memory(artifacts: Path, tmp_path: Path) -> N
     assert snap.nodes[EVENTS].last_status is None
 
 
-def test_load_state_db_and_missing(artifacts: Path, tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    with StateStore(db) as store:
+def test_load_state_db_and_missing(artifacts: Path, store_at: Callable[[str], str], tmp_path: Path) -> None:
+    db = store_at("s")
+    with open_store(db) as store:
         store.ingest(artifacts / "run1")
     assert load_state(db).nodes[EVENTS].last_success_at is not None
     with pytest.raises(StateStoreError, match="freshlens state ingest"):
@@ -248,9 +263,11 @@ def test_failed_data_test_is_reported_on_the_model(artifacts: Path, tmp_path: Pa
     assert snap.nodes[STG].failed_tests == ()
 
 
-def test_ingest_records_where_the_run_came_from(artifacts: Path, tmp_path: Path) -> None:
+def test_ingest_records_where_the_run_came_from(
+    artifacts: Path, store_at: Callable[[str], str], tmp_path: Path
+) -> None:
     # A run downloaded to a scratch folder is remembered by its origin, not by the folder.
-    with StateStore(tmp_path / "s.db") as store:
+    with open_store(store_at("s")) as store:
         rep = store.ingest(artifacts / "run1", origin="dbt platform job 7, run 70")
         assert rep.directory == "dbt platform job 7, run 70"
         assert store.snapshot().last_run_source == "dbt platform job 7, run 70"
