@@ -46,13 +46,10 @@ def _target_dir(proj: Any) -> str:
 
 def _state_path(ls: FreshlensServer, project_dir: str) -> tuple[str, bool]:
     """The project's state store and whether it is the project's own default local store."""
-    from freshlens.planner.gather import resolve_path
-    from freshlens.state import default_state_path
+    from freshlens.state import default_state_path, resolve_state
 
     opt = str(ls.settings.get("state") or "")
-    if opt:
-        return resolve_path(project_dir, opt), False
-    return str(default_state_path(project_dir)), True
+    return resolve_state(project_dir, opt, str(default_state_path(project_dir))), not opt
 
 
 def on_watched(ls: FreshlensServer, paths: list[str]) -> None:
@@ -93,9 +90,9 @@ async def _ingest_later(ls: FreshlensServer, project_dir: str, target: str) -> N
 
 
 def _ingest(state_path: str, target: str) -> str:
-    from freshlens.state import StateStore
+    from freshlens.state import open_store
 
-    with StateStore(state_path) as store:
+    with open_store(state_path) as store:  # the project's SQLite file or the team's PostgreSQL
         report = store.ingest(target, origin=f"local run in {target}")
     return "" if not report.changed else report.summary()
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from freshlens.index import ProjectIndex
 from freshlens.planner.core import Decision, PlanInputs
@@ -129,6 +129,38 @@ def _source_specs(idx: ProjectIndex) -> list[SourceSpec]:
             )
         )
     return out
+
+
+def live_target(project_dir: str, profile: str | None) -> dict[str, Any] | None:
+    """The raw scalar values of the dbt target that live freshness connects to: the project's profile
+    (or the only one) in ``profiles.yml`` where dbt looks (the project, ``DBT_PROFILES_DIR``,
+    ``~/.dbt``), at its ``target:``; values are as written (Jinja included), for the warehouse's reader."""
+    from freshlens.project.reading import read_text
+    from freshlens.project.yamlpos import YamlError, YMap, YScalar, parse_yaml
+
+    candidates = [os.path.join(project_dir, "profiles.yml")]
+    if os.environ.get("DBT_PROFILES_DIR"):
+        candidates.append(os.path.join(os.environ["DBT_PROFILES_DIR"], "profiles.yml"))
+    candidates.append(os.path.join(os.path.expanduser("~"), ".dbt", "profiles.yml"))
+    for c in candidates:
+        try:
+            node = parse_yaml(read_text(c))
+        except (OSError, YamlError, UnicodeDecodeError):
+            continue
+        if not isinstance(node, YMap):
+            continue
+        profiles = [p for p in node.items if isinstance(p.value, YMap) and p.key.value != "config"]
+        chosen = [p for p in profiles if p.key.value == profile] or (profiles if len(profiles) == 1 else [])
+        for p in chosen:
+            assert isinstance(p.value, YMap)
+            outputs, target = p.value.get("outputs"), p.value.get("target")
+            if not isinstance(outputs, YMap):
+                continue
+            tname = target.value if isinstance(target, YScalar) else None
+            out = outputs.get(str(tname)) if tname else None
+            if isinstance(out, YMap):
+                return {str(q.key.value): q.value.value for q in out.items if isinstance(q.value, YScalar)}
+    return None
 
 
 def duckdb_path(project_dir: str) -> str | None:
@@ -255,17 +287,26 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
     origin = ""
     expected = [s.unique_id for s in _source_specs(idx)]
     if opts.live:
+        target = live_target(project_dir, idx.root.project.profile) or {}
         db = duckdb_path(project_dir)
-        if db is None:
-            problems.append(
-                "live freshness needs a DuckDB profile (profiles.yml in the project with type: duckdb)"
-            )
-        else:
-            try:
+        try:
+            if target.get("type") == "postgres":
+                from freshlens.state.live_postgres import connection_params, describe, live_postgres_freshness
+
+                params = connection_params(target, dict(os.environ))
+                fresh = live_postgres_freshness(_source_specs(idx), params)
+                origin = f"live PostgreSQL {describe(params)} (read-only)"
+            elif db is not None:
                 fresh = live_duckdb_freshness(_source_specs(idx), db)
                 origin = f"live DuckDB {os.path.relpath(db, project_dir)}"
-            except StateError as exc:
-                problems.append(str(exc))
+            else:
+                problems.append(
+                    "live freshness reads DuckDB or PostgreSQL: the profile's target is "
+                    f"{target.get('type') or 'not found'}; refresh freshness with your dbt instead "
+                    "(freshlens freshness refresh)"
+                )
+        except StateError as exc:
+            problems.append(str(exc))
     else:
         src = resolve_path(project_dir, opts.sources) if opts.sources else _current_file(project_dir)
         if os.path.exists(src):

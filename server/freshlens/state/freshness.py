@@ -28,7 +28,7 @@ Public API::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -95,14 +95,14 @@ class SourceFreshnessNow:
         return self.status != MEASURED
 
 
-def _missing_note(unique_id: str) -> str:
+def missing_note(unique_id: str) -> str:
     return (
         f"Could not find freshness information for source '{unique_id}'. The source will be treated as "
         "updated, and dependent models will rebuild. (spec sao.md D6.2)"
     )
 
 
-def _failed_note(error: str) -> str:
+def failed_note(error: str) -> str:
     return (
         f"Failed to extract freshness metadata: {error}. Affected sources will be treated as updated. (D6.2)"
     )
@@ -129,11 +129,11 @@ def current_freshness_from_file(
             )
         else:
             out[res.unique_id] = SourceFreshnessNow(
-                res.unique_id, None, ERROR, _failed_note(res.error or res.status), res.status
+                res.unique_id, None, ERROR, failed_note(res.error or res.status), res.status
             )
     for uid in expected:
         if uid not in out:
-            out[uid] = SourceFreshnessNow(uid, None, UNKNOWN, _missing_note(uid))
+            out[uid] = SourceFreshnessNow(uid, None, UNKNOWN, missing_note(uid))
     return out
 
 
@@ -173,8 +173,9 @@ _QUERY_ROOTS = tuple(
 )
 
 
-def select_only_problem(sql: str) -> str | None:
-    """None if ``sql`` is one read-only ``SELECT``/``WITH … SELECT`` statement, else why it is refused.
+def select_only_problem(sql: str, dialect: str = "duckdb") -> str | None:
+    """None if ``sql`` is one read-only ``SELECT``/``WITH … SELECT`` statement (in ``dialect``), else why
+    it is refused.
 
     >>> select_only_problem("select max(x) from t") is None
     True
@@ -182,7 +183,7 @@ def select_only_problem(sql: str) -> str | None:
     'only a single SELECT (or WITH … SELECT) statement is run; found Delete'
     """
     try:
-        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except sqlglot.errors.SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return f"cannot be parsed as SQL ({first})"
@@ -198,10 +199,10 @@ def select_only_problem(sql: str) -> str | None:
 
 
 _THIS = re.compile(r"\{\{\s*this\s*\}\}")
-_JINJA = re.compile(r"\{\{|\{%|\{#")
+JINJA = re.compile(r"\{\{|\{%|\{#")
 
 
-def _to_utc(value: Any) -> datetime | None:
+def to_utc(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -271,17 +272,43 @@ def _relation_type(con: Any, spec: SourceSpec) -> str | None:
 def _measure(con: Any, spec: SourceSpec) -> SourceFreshnessNow:
     import duckdb
 
+    def scalar(sql: str) -> Any:
+        row = con.execute(sql).fetchone()
+        return None if row is None else row[0]
+
+    return measure(
+        spec,
+        lambda: _relation_type(con, spec),
+        scalar,
+        (duckdb.Error,),
+        "duckdb",
+        "the DuckDB database",
+        "DuckDB has no metadata freshness",
+    )
+
+
+def measure(
+    spec: SourceSpec,
+    relation_type: Callable[[], str | None],
+    scalar: Callable[[str], Any],
+    errors: tuple[type[Exception], ...],
+    dialect: str,
+    where: str,
+    no_metadata: str,
+) -> SourceFreshnessNow:
+    """One source's freshness with a warehouse's ``relation_type()`` (``VIEW`` / a table type / None
+    when missing) and ``scalar(sql)`` (the first column of the first row), as dbt measures it."""
     uid = spec.unique_id
     try:
-        rtype = _relation_type(con, spec)
-    except duckdb.Error as exc:
-        return SourceFreshnessNow(uid, None, ERROR, _failed_note(str(exc).splitlines()[0]))
+        rtype = relation_type()
+    except errors as exc:
+        return SourceFreshnessNow(uid, None, ERROR, failed_note(str(exc).splitlines()[0]))
     if rtype is None:
         return SourceFreshnessNow(
             uid,
             None,
             UNKNOWN,
-            f"relation {spec.quoted_relation()} not found in the DuckDB database. " + _missing_note(uid),
+            f"relation {spec.quoted_relation()} not found in {where}. " + missing_note(uid),
         )
     sql = freshness_sql(spec)
     if sql is None:
@@ -291,27 +318,26 @@ def _measure(con: Any, spec: SourceSpec) -> SourceFreshnessNow:
             uid,
             None,
             UNKNOWN,
-            "no loaded_at_field or loaded_at_query, and DuckDB has no metadata freshness. "
-            + _missing_note(uid),
+            f"no loaded_at_field or loaded_at_query, and {no_metadata}. " + missing_note(uid),
         )
-    if _JINJA.search(sql):
+    if JINJA.search(sql):
         return SourceFreshnessNow(
             uid,
             None,
             ERROR,
             "loaded_at_query uses Jinja other than {{ this }}; freshlens does not render it. "
-            + _failed_note("query not run"),
+            + failed_note("query not run"),
         )
-    problem = select_only_problem(sql)
+    problem = select_only_problem(sql, dialect)
     if problem is not None:
         return SourceFreshnessNow(uid, None, ERROR, f"refused to run the freshness SQL: {problem}. (D6.2)")
+    failures: tuple[type[Exception], ...] = (*errors, ValueError)
     try:
-        row = con.execute(sql).fetchone()
-        value = _to_utc(None if row is None else row[0])
-    except (duckdb.Error, ValueError) as exc:
-        return SourceFreshnessNow(uid, None, ERROR, _failed_note(str(exc).splitlines()[0]))
+        value = to_utc(scalar(sql))
+    except failures as exc:
+        return SourceFreshnessNow(uid, None, ERROR, failed_note(str(exc).splitlines()[0]))
     if value is None:
         return SourceFreshnessNow(
-            uid, None, UNKNOWN, "the freshness query returned no rows. " + _missing_note(uid)
+            uid, None, UNKNOWN, "the freshness query returned no rows. " + missing_note(uid)
         )
     return SourceFreshnessNow(uid, value, MEASURED, "")
