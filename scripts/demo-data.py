@@ -4,6 +4,7 @@ Run with the dbt venv's Python (it has the pinned duckdb):
 
     .venv-dbt/bin/python scripts/demo-data.py            # (re)create schema raw from scratch
     .venv-dbt/bin/python scripts/demo-data.py --add-orders 5   # new rows in raw.orders only
+    .venv-dbt/bin/python scripts/demo-data.py --postgres postgresql://user@host:port/db   # the same on PostgreSQL
 
 The fresh load creates ``raw.customers``, ``raw.orders`` and ``raw.payments`` (each with a
 ``_loaded_at`` timestamp) and the view ``raw.events_v`` (a source that is a view). Loaded rows are
@@ -18,6 +19,7 @@ import argparse
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -38,7 +40,36 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def fresh_load(con: duckdb.DuckDBPyConnection) -> None:
+class _Postgres:
+    """A PostgreSQL connection (psycopg2, which dbt-postgres brings) with DuckDB's ``?`` placeholders,
+    so that the same loading code serves both warehouses."""
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg2
+
+        self.con = psycopg2.connect(dsn)
+        self.cur = self.con.cursor()
+
+    def execute(self, sql: str, params: Any = ()) -> _Postgres:
+        self.cur.execute(sql.replace("?", "%s"), params or None)
+        return self
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        self.cur.executemany(sql.replace("?", "%s"), rows)
+
+    def fetchone(self) -> Any:
+        return self.cur.fetchone()
+
+    def __enter__(self) -> _Postgres:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.con.commit()
+        self.con.close()
+
+
+def fresh_load(con: Any) -> None:
     rng = random.Random(42)
     loaded_at = _now() - INITIAL_AGE
     con.execute("drop schema if exists raw cascade")
@@ -87,7 +118,7 @@ def fresh_load(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def add_orders(con: duckdb.DuckDBPyConnection, n: int) -> None:
+def add_orders(con: Any, n: int) -> None:
     row = con.execute("select coalesce(max(id), 0), count(*) from raw.orders").fetchone()
     assert row is not None
     next_id = int(row[0]) + 1
@@ -110,17 +141,24 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="insert N new orders stamped now into raw.orders (nothing else changes)",
     )
+    parser.add_argument("--postgres", metavar="DSN", help="load into this PostgreSQL database instead")
     args = parser.parse_args(argv)
-    args.db.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(args.db)) as con:
+    if args.postgres:
+        where = "PostgreSQL"
+        con: Any = _Postgres(args.postgres)
+    else:
+        args.db.parent.mkdir(parents=True, exist_ok=True)
+        where = str(args.db)
+        con = duckdb.connect(str(args.db))
+    with con:
         if args.add_orders is not None:
             if args.add_orders < 1:
                 parser.error("--add-orders needs a positive N")
             add_orders(con, args.add_orders)
-            print(f"added {args.add_orders} orders to raw.orders in {args.db}")
+            print(f"added {args.add_orders} orders to raw.orders in {where}")
         else:
             fresh_load(con)
-            print(f"loaded raw.customers, raw.orders, raw.payments and raw.events_v into {args.db}")
+            print(f"loaded raw.customers, raw.orders, raw.payments and raw.events_v into {where}")
     return 0
 
 

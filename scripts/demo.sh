@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: set everything up on a fresh machine, run the example dbt project for
 # real (dbt-core + dbt-duckdb on an embedded DuckDB), ingest that run as state, load new rows into
-# one source, and show what freshlens reports and predicts.
+# one source, and show what freshlens reports and predicts; then, when Debian's postgresql is
+# installed (setup.sh installs it as root), the same project on a throwaway PostgreSQL server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -35,5 +36,12 @@ say "6. The same under dbt State: data that arrived within lag_tolerance of the 
 
 say "7. Why? The full explanation for one model"
 "$FL" explain fct_daily_orders "$EX" --regime sao
+
+if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  say "8. The same project on PostgreSQL (dbt-postgres on a throwaway server), planned with live read-only freshness"
+  bash scripts/demo-postgres.sh
+else
+  printf '\n(PostgreSQL is not installed: skipping the example on PostgreSQL, scripts/demo-postgres.sh)\n'
+fi
 
 printf '\nNext: open %s in VS Code / Cursor with the extension (client-vscode/), or any LSP client running `%s serve`.\n' "$EX" "$FL"

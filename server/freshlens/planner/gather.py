@@ -134,7 +134,8 @@ def _source_specs(idx: ProjectIndex) -> list[SourceSpec]:
 def live_target(project_dir: str, profile: str | None) -> dict[str, Any] | None:
     """The raw scalar values of the dbt target that live freshness connects to: the project's profile
     (or the only one) in ``profiles.yml`` where dbt looks (the project, ``DBT_PROFILES_DIR``,
-    ``~/.dbt``), at its ``target:``; values are as written (Jinja included), for the warehouse's reader."""
+    ``~/.dbt``), at ``DBT_TARGET`` or its ``target:``; values are as written (Jinja included), for the
+    warehouse's reader."""
     from freshlens.project.reading import read_text
     from freshlens.project.yamlpos import YamlError, YMap, YScalar, parse_yaml
 
@@ -156,7 +157,7 @@ def live_target(project_dir: str, profile: str | None) -> dict[str, Any] | None:
             outputs, target = p.value.get("outputs"), p.value.get("target")
             if not isinstance(outputs, YMap):
                 continue
-            tname = target.value if isinstance(target, YScalar) else None
+            tname = os.environ.get("DBT_TARGET") or (target.value if isinstance(target, YScalar) else None)
             out = outputs.get(str(tname)) if tname else None
             if isinstance(out, YMap):
                 return {str(q.key.value): q.value.value for q in out.items if isinstance(q.value, YScalar)}

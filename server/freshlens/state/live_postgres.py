@@ -26,13 +26,17 @@ from freshlens.state.freshness import ERROR, FreshnessError, SourceFreshnessNow,
 
 CONNECT_TIMEOUT_S = 10
 STATEMENT_TIMEOUT_MS = 15_000
-_ENV_VAR = re.compile(r"""^\{\{\s*env_var\(\s*(['"])(\w+)\1\s*(?:,\s*(['"])(.*?)\3\s*)?\)\s*\}\}$""")
+_ENV_VAR = re.compile(
+    r"""^\{\{\s*env_var\(\s*(['"])(\w+)\1\s*(?:,\s*(['"])(.*?)\3\s*)?\)"""
+    r"""\s*(?:\|\s*(?:as_number|as_text|int|string)\s*)?\}\}$"""
+)
 _FIELDS = {"host": "host", "port": "port", "user": "user", "password": "password", "pass": "password"}
 
 
 def target_value(value: Any, env: dict[str, str]) -> str | None:
-    """A profile value as dbt would read it: literal, or ``{{ env_var('X'[, 'default']) }}``; None if
-    it is other Jinja or an unset env var without a default."""
+    """A profile value as dbt would read it: literal, or ``{{ env_var('X'[, 'default']) }}`` (with an
+    ``| as_number`` / ``| int`` filter or not); None if it is other Jinja or an unset env var without
+    a default."""
     if value is None:
         return None
     text = str(value)

@@ -125,6 +125,7 @@ def test_profile_values_read_env_var_as_dbt_does() -> None:
     assert target_value('{{ env_var("NOPE", "fallback") }}', env) == "fallback"
     assert target_value("{{ env_var('NOPE') }}", env) is None
     assert target_value("{{ other() }}", env) is None
+    assert target_value("{{ env_var('NOPE', '5433') | as_number }}", env) == "5433"
     got = connection_params(
         {
             "type": "postgres",

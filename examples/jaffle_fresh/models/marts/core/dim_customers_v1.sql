@@ -6,4 +6,4 @@ select
 from {{ ref('stg_customers') }} as c
 left join {{ ref('stg_orders') }} as o
     on c.customer_id = o.customer_id
-group by all
+group by c.customer_id, c.first_name, c.last_name

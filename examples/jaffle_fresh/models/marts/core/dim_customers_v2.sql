@@ -7,4 +7,4 @@ select
 from {{ ref('stg_customers') }} as c
 left join {{ ref('fct_orders') }} as f
     on c.customer_id = f.customer_id
-group by all
+group by c.customer_id, c.first_name, c.last_name

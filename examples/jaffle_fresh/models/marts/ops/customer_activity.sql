@@ -5,4 +5,4 @@ select
 from {{ ref('dim_customers') }} as d
 left join {{ ref('stg_events') }} as e
     on d.customer_id = e.customer_id
-group by all
+group by d.customer_id, d.lifetime_value_cents

@@ -9,4 +9,4 @@ select
 from {{ ref('stg_events') }} as e
 inner join {{ ref('stg_orders') }} as o
     on e.order_id = o.order_id
-group by all
+group by e.order_id, o.status
