@@ -88,7 +88,10 @@ def _parser() -> argparse.ArgumentParser:
             help="state store (.db file or postgresql:// URL) or a run's artifacts directory",
         )
         q.add_argument(
-            "--sources", default="", help="a current sources.json, or a freshness.json from dbt v2"
+            "--sources",
+            default="",
+            help="a current sources.json, a freshness.json from dbt v2, or dbt-platform (the Discovery API: "
+            "DBT_CLOUD_API_TOKEN and DBT_CLOUD_ENVIRONMENT_ID)",
         )
         q.add_argument("--live", action="store_true", help="measure source freshness in DuckDB (read-only)")
         q.add_argument("--at", default="", help="what-if time, ISO 8601 (default: now)")
@@ -146,6 +149,27 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--target", "-t", default="", help="dbt target (default: the profile's)")
     ref.add_argument("--dbt", default="", help="dbt executable (default: active virtualenv, then PATH)")
     ref.add_argument("--format", choices=("text", "json"), default="text")
+    fpull = frsub.add_parser("pull", help="current source freshness from where production runs")
+    fpsub = fpull.add_subparsers(dest="pull_from", parser_class=_Parser, required=True)
+    dp = fpsub.add_parser(
+        "dbt-platform",
+        help="the environment's source freshness from the dbt platform's Discovery API",
+        description="Reads each source's last measured freshness (maxLoadedAt) from the environment's applied "
+        "state and writes it to <project>/.freshlens/current/sources.json, where plans and the editor read "
+        "current freshness. Token from DBT_CLOUD_API_TOKEN (never on the command line; a service token with "
+        "Metadata Only or Read-only permission); environment from DBT_CLOUD_ENVIRONMENT_ID and host from "
+        "DBT_CLOUD_HOST when not given.",
+    )
+    dp.add_argument("--environment-id", default=os.environ.get("DBT_CLOUD_ENVIRONMENT_ID", ""))
+    dp.add_argument("--host", default=os.environ.get("DBT_CLOUD_HOST", ""), help="the account's access URL")
+    dp.add_argument(
+        "--metadata-url",
+        default=os.environ.get("DBT_CLOUD_METADATA_URL", ""),
+        help="the Discovery API endpoint (default: derived from --host)",
+    )
+    dp.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
+    dp.add_argument("--project", default=".", help="project folder (default: .)")
+    dp.add_argument("--format", choices=("text", "json"), default="text")
     from freshlens.runner.command import register as register_run
 
     register_run(sub)
@@ -384,6 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def freshness_cmd(args: argparse.Namespace, dbt_args: list[str]) -> int:
     from freshlens.runner.refresh import RefreshError, refresh
 
+    if args.freshness_cmd == "pull":
+        return freshness_pull_cmd(args)
+
     if args.target:
         dbt_args = ["--target", args.target, *dbt_args]
     as_json = args.format == "json"
@@ -400,6 +427,39 @@ def freshness_cmd(args: argparse.Namespace, dbt_args: list[str]) -> int:
         print(json.dumps(res.as_json(), indent=2))
     else:
         print(res.summary())
+    return 0
+
+
+def freshness_pull_cmd(args: argparse.Namespace) -> int:
+    from freshlens.platform.discovery import NotConfigured, discovery_from_env, write_sources_json
+    from freshlens.runner.refresh import CURRENT_DIR
+    from freshlens.state import StateError
+
+    project = os.path.abspath(args.project)
+    if not os.path.isfile(os.path.join(project, "dbt_project.yml")):
+        print(f"freshlens: error: {project}: no dbt_project.yml here; give --project", file=sys.stderr)
+        return 2
+    try:
+        env_id, client = discovery_from_env(args.environment_id, args.host, args.metadata_url, args.timeout)
+        with client:
+            nodes = client.sources(env_id)
+    except StateError as exc:
+        print(f"freshlens: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, NotConfigured) else 1
+    out = os.path.join(project, CURRENT_DIR, "sources.json")
+    measured = write_sources_json(nodes, out, env_id)
+    rel = os.path.relpath(out, project)
+    if args.format == "json":
+        print(
+            json.dumps(
+                {"environment_id": env_id, "sources": len(nodes), "measured": measured, "written": rel}
+            )
+        )
+    else:
+        print(
+            f"dbt platform environment {env_id}: {len(nodes)} source(s), {measured} with a measured "
+            f"freshness; wrote {rel}"
+        )
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from freshlens.index import Node, ProjectIndex
 from freshlens.sql import code_key
@@ -36,7 +36,7 @@ def code_change(
     index: ProjectIndex | None = None,
     texts: Mapping[str, str] | None = None,
     *,
-    recorded: str | None = None,
+    recorded: str | Callable[[], str | None] | None = None,
     ignore_aliases: bool = True,
 ) -> tuple[str, bool]:
     """(what changed, cosmetic_only). ``""`` when nothing we can see changed.
@@ -45,7 +45,8 @@ def code_change(
     "cosmetic"), the materialization, the project's macros the model calls (spec sao.md C2
     `modified.macros`), and the relation (D4: database/schema/alias changes bust the cache).
 
-    With ``recorded`` (the code of the last build, checked against its hash) the two versions are
+    With ``recorded`` (the code of the last build, checked against its hash; or a function giving it,
+    called only when the body changed) the two versions are
     also compared by SQL structure (sqlglot, :func:`freshlens.sql.semantic_key`): an edit that only
     changes layout, keyword case or — with ``ignore_aliases``, dbt State's semantic hash (spec
     dbt-state.md §4 C1) — table aliases is cosmetic too.
@@ -59,6 +60,10 @@ def code_change(
     if _sha(raw) != fp.raw_code_sha256:
         if _sha(normalised_code(raw)) == fp.normalised_code_sha256:
             body = "comments/whitespace only"
+        elif callable(recorded):  # fetched only now: the last build's code is read when needed
+            return code_change(
+                node, ns, file_text, macros, index, texts, recorded=recorded(), ignore_aliases=ignore_aliases
+            )
         elif recorded is not None and _sha(recorded) == fp.raw_code_sha256:
             adapter = index.adapter_type if index is not None else None
             old = code_key(recorded, adapter, ignore_aliases)

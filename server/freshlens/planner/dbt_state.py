@@ -153,7 +153,6 @@ def decide_state(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> D
         )
         d.notes.append("dbt State: the target must exist to reuse; SAO also rebuilds deleted tables (D12).")
         return d
-    recorded = inp.recorded_code.get(node.unique_id)
     change, cosmetic = code_change(
         node,
         ns,
@@ -161,13 +160,13 @@ def decide_state(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> D
         inp.index.macro_hashes,
         inp.index,
         inp.file_text,
-        recorded=recorded,
+        recorded=lambda: inp.recorded_code.get(node.unique_id),
     )
     d.code_change = change
     if change and not cosmetic:
         d.action, d.rule, d.reason, d.confidence = BUILD, "STATE R14", "query changed", "likely"
         d.short = f"code changed ({change})"
-        if change == "SQL body" and recorded is None:
+        if change == "SQL body" and inp.recorded_code.get(node.unique_id) is None:
             d.notes.append(
                 "the SQL of the last build is not at hand (it is read from the last run's manifest.json), "
                 "so an edit that only changes layout or table aliases cannot be told apart (§4 C1)"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -131,6 +132,19 @@ def _source_specs(idx: ProjectIndex) -> list[SourceSpec]:
     return out
 
 
+DISCOVERY_TTL_S = 300  # the editor re-plans every minute: ask the Discovery API at most every 5 minutes
+
+
+def _from_discovery() -> tuple[dict[str, SourceFreshnessNow], str]:
+    """``--sources dbt-platform``: current freshness from the Discovery API (freshlens.platform.discovery)."""
+    from freshlens.platform.discovery import discovery_from_env, freshness_now
+
+    env_id, client = discovery_from_env()
+    with client:
+        nodes = client.sources(env_id)
+    return freshness_now(nodes), f"dbt platform environment {env_id} (Discovery API)"
+
+
 def live_target(project_dir: str, profile: str | None) -> dict[str, Any] | None:
     """The raw scalar values of the dbt target that live freshness connects to: the project's profile
     (or the only one) in ``profiles.yml`` where dbt looks (the project, ``DBT_PROFILES_DIR``,
@@ -225,6 +239,29 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class _OnFirstUse(Mapping[str, str]):
+    """The last build's code per node, read from its run's manifest only when a plan first asks: only
+    a model whose code changed needs it, and that manifest is the slowest file a plan could read."""
+
+    def __init__(self, load: Callable[[], dict[str, str]]) -> None:
+        self._load = load
+        self._data: dict[str, str] | None = None
+
+    def _got(self) -> dict[str, str]:
+        if self._data is None:
+            self._data = self._load()
+        return self._data
+
+    def __getitem__(self, key: str) -> str:
+        return self._got()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._got())
+
+    def __len__(self) -> int:
+        return len(self._got())
+
+
 def recorded_code(state: StateSnapshot, codes: Mapping[str, str]) -> dict[str, str]:
     """unique id -> the code a node's last successful build ran, from a run's code per node
     (``manifest.json`` ``raw_code``).
@@ -308,6 +345,12 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
                 )
         except StateError as exc:
             problems.append(str(exc))
+    elif opts.sources == "dbt-platform":
+        try:
+            bucket = int(time.time() // DISCOVERY_TTL_S)  # asked again when the bucket changes
+            fresh, origin = _cached(("discovery", "dbt-platform"), _from_discovery, stamp=bucket)
+        except StateError as exc:
+            problems.append(str(exc))
     else:
         src = resolve_path(project_dir, opts.sources) if opts.sources else _current_file(project_dir)
         if os.path.exists(src):
@@ -321,17 +364,22 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
         elif opts.sources:
             problems.append(f"sources file not found: {src}")
     regime = choose_regime(idx, opts.regime)
-    recorded: dict[str, str] = {}
+    recorded: Mapping[str, str] = {}
     if state.last_run_source and os.path.isfile(os.path.join(state.last_run_source, "manifest.json")):
         manifest_path = os.path.join(state.last_run_source, "manifest.json")
-        try:
-            codes = _cached(
-                ("manifest code", manifest_path),
-                lambda: {uid: n.raw_code for uid, n in read_manifest(manifest_path).nodes.items()},
-            )
-            recorded = recorded_code(state, codes)
-        except StateError as exc:
-            problems.append(f"{exc} (only needed to compare code changes by SQL structure)")
+
+        def load() -> dict[str, str]:
+            try:
+                codes = _cached(
+                    ("manifest code", manifest_path),
+                    lambda: {uid: n.raw_code for uid, n in read_manifest(manifest_path).nodes.items()},
+                )
+            except StateError as exc:
+                problems.append(f"{exc} (only needed to compare code changes by SQL structure)")
+                return {}
+            return recorded_code(state, codes)
+
+        recorded = _OnFirstUse(load)
     inputs = PlanInputs(idx, state, fresh, at, regime, file_text, origin, recorded)
     decisions = plan(inputs)
     return PlanResult(

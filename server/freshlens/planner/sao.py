@@ -160,7 +160,7 @@ def decide_sao(node: Node, inp: PlanInputs, done: Mapping[str, Decision]) -> Dec
         inp.index.macro_hashes,
         inp.index,
         inp.file_text,
-        recorded=inp.recorded_code.get(node.unique_id),
+        recorded=lambda: inp.recorded_code.get(node.unique_id),
         ignore_aliases=False,  # SAO's docs name whitespace and comments only (spec sao.md D4)
     )
     d.code_change = change

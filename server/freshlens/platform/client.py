@@ -52,6 +52,49 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def send_retrying(
+    send: Callable[[], httpx.Response],
+    *,
+    what: str,
+    where: str,
+    refused: Callable[[int, str], str],
+    retries: int,
+    backoff: float,
+    timeout: float,
+    sleep: Callable[[float], None],
+    missing_ok: bool = False,
+    then: str = "Try again later; runs pulled so far are kept and the next pull continues from there.",
+) -> httpx.Response | None:
+    """``send()`` until it is answered: 429, 5xx, timeouts and connection errors are retried with
+    exponential backoff (``Retry-After`` honoured, capped); another 4xx raises ``refused(status, what)``;
+    a 404 is None with ``missing_ok``."""
+    attempt = 0
+    while True:
+        try:
+            resp = send()
+        except httpx.TimeoutException:
+            problem = f"no answer within {timeout:g} s"
+            delay = None
+        except httpx.TransportError as exc:
+            problem = f"cannot connect ({type(exc).__name__})"
+            delay = None
+        else:
+            if resp.status_code == 404 and missing_ok:
+                return None
+            if resp.status_code < 400:
+                return resp
+            if resp.status_code != 429 and resp.status_code < 500:
+                raise PlatformError(refused(resp.status_code, what))
+            problem = f"HTTP {resp.status_code}"
+            delay = retry_after_seconds(resp.headers.get("Retry-After"))
+        if attempt >= retries:
+            raise PlatformError(f"{where}: {what} failed after {attempt + 1} attempt(s) ({problem}). {then}")
+        if delay is None:
+            delay = backoff * (2**attempt)
+        sleep(min(delay, MAX_RETRY_AFTER_S))
+        attempt += 1
+
+
 class PlatformClient:
     """Administrative API v2 for one account. ``host`` is the account's access URL."""
 
@@ -96,34 +139,17 @@ class PlatformClient:
     def _get(
         self, path: str, params: dict[str, str | int], what: str, missing_ok: bool = False
     ) -> httpx.Response | None:
-        attempt = 0
-        while True:
-            try:
-                resp = self._http.get(path, params=params)
-            except httpx.TimeoutException:
-                problem = f"no answer within {self.timeout:g} s"
-                delay = None
-            except httpx.TransportError as exc:
-                problem = f"cannot connect ({type(exc).__name__})"
-                delay = None
-            else:
-                if resp.status_code == 404 and missing_ok:
-                    return None
-                if resp.status_code < 400:
-                    return resp
-                if resp.status_code != 429 and resp.status_code < 500:
-                    raise PlatformError(self._refused(resp.status_code, what))
-                problem = f"HTTP {resp.status_code}"
-                delay = retry_after_seconds(resp.headers.get("Retry-After"))
-            if attempt >= self.retries:
-                raise PlatformError(
-                    f"dbt platform at {self.host}: {what} failed after {attempt + 1} attempt(s) ({problem}). "
-                    "Try again later; runs pulled so far are kept and the next pull continues from there."
-                )
-            if delay is None:
-                delay = self.backoff * (2**attempt)
-            self._sleep(min(delay, MAX_RETRY_AFTER_S))
-            attempt += 1
+        return send_retrying(
+            lambda: self._http.get(path, params=params),
+            what=what,
+            where=f"dbt platform at {self.host}",
+            refused=self._refused,
+            retries=self.retries,
+            backoff=self.backoff,
+            timeout=self.timeout,
+            sleep=self._sleep,
+            missing_ok=missing_ok,
+        )
 
     def _refused(self, status: int, what: str) -> str:
         where = f"dbt platform at {self.host}, account {self.account_id}"

@@ -1,10 +1,16 @@
-"""A local stand-in for the dbt platform's Administrative API v2, serving real dbt runs' artifacts.
+"""A local stand-in for the dbt platform's Administrative API v2 (and its Discovery API), serving real
+dbt runs' artifacts.
 
 The runs are the ones recorded by ``tests/fixtures/platform/record_runs.py`` (real dbt-core + dbt-duckdb
 runs of examples/jaffle_fresh). Responses follow the documented shapes: ``GET .../runs/`` pages with
 ``limit``/``offset`` and ``extra.pagination``, runs with ``run_steps``; ``GET .../runs/{id}/artifacts/
 {name}?step=N`` gives the file or 404. ``faults`` makes chosen requests fail (status + headers), for
 retry and interruption tests.
+
+``POST /graphql`` answers the Discovery API's ``environment(id) { applied { sources(first, after) } }``
+with the sources of the newest recorded run: their ``maxLoadedAt`` / ``freshnessStatus`` from that run's
+``sources.json`` (what the platform's applied state shows after a job with source freshness), paged by
+``first`` with ``pageInfo { hasNextPage endCursor }``; GraphQL ``errors`` for an unknown environment.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class Platform:
     faults: list[Fault] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     url: str = ""
+    graphql: list[dict[str, Any]] = field(default_factory=list)  # the Discovery API's request bodies
 
 
 def recorded_platform() -> Platform:
@@ -106,6 +113,37 @@ class _Handler(BaseHTTPRequestHandler):
         body = {"status": {"code": status, "is_success": False, "user_message": message}, "data": None}
         self._send(status, json.dumps(body).encode(), headers)
 
+    def do_POST(self) -> None:
+        plat = self.platform
+        plat.requests.append("POST " + self.path)
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return self._error(401, "Invalid token")
+        for fault in plat.faults:
+            if fault.path_part in self.path and fault.times != 0:
+                fault.times -= 1
+                return self._error(fault.status, "fault", fault.headers)
+        if self.path != "/graphql":
+            return self._error(404, "Not found")
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        plat.graphql.append(body)
+        v = body.get("variables") or {}
+        if "applied" not in body.get("query", "") or v.get("environmentId") != ENV:
+            answer = {
+                "data": {"environment": None},
+                "errors": [{"message": f"Environment {v.get('environmentId')} not found"}],
+            }
+            return self._send(200, json.dumps(answer).encode())
+        nodes = applied_sources(plat)
+        start = int(v["after"]) if v.get("after") else 0
+        page = nodes[start : start + int(v.get("first") or 100)]
+        end = start + len(page)
+        sources = {
+            "pageInfo": {"hasNextPage": end < len(nodes), "endCursor": str(end)},
+            "edges": [{"node": n} for n in page],
+        }
+        answer = {"data": {"environment": {"applied": {"sources": sources}}}}
+        return self._send(200, json.dumps(answer).encode())
+
     def do_GET(self) -> None:
         plat = self.platform
         url = urlparse(self.path)
@@ -153,6 +191,39 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(404, f"{parts[2]} not found for step {step}")
             return self._send(200, data)
         return self._error(404, "Not found")
+
+
+def applied_sources(plat: Platform) -> list[dict[str, Any]]:
+    """The Discovery API's source nodes: every source of the newest run's manifest, with the freshness
+    its sources.json measured (none for a source it did not measure)."""
+    newest = max(r for (r, _, name) in plat.artifacts if name == "sources.json")
+    manifest = json.loads(
+        next(v for (r, _, n), v in plat.artifacts.items() if r == newest and n == "manifest.json")
+    )
+    measured = {
+        res["unique_id"]: res
+        for (r, _, n), v in plat.artifacts.items()
+        if r == newest and n == "sources.json"
+        for res in json.loads(v)["results"]
+    }
+    out = []
+    for uid, src in sorted(manifest["sources"].items()):
+        m = measured.get(uid)
+        out.append(
+            {
+                "uniqueId": uid,
+                "name": src["name"],
+                "sourceName": src["source_name"],
+                "freshness": None
+                if m is None
+                else {
+                    "maxLoadedAt": m.get("max_loaded_at"),
+                    "maxLoadedAtTimeAgoInS": m.get("max_loaded_at_time_ago_in_s"),
+                    "freshnessStatus": str(m.get("status", "")).capitalize(),
+                },
+            }
+        )
+    return out
 
 
 class serve_platform:
