@@ -12,7 +12,10 @@ Per synthetic project (``bench.synth``), each figure from a fresh ``freshlens se
   lens of a model's SQL file; hover on a ``ref()``; completion inside ``ref('…')``;
 - **typing**: open a model, then edits one at a time, each followed by a pause, timed from sending
   ``didChange`` to that file's ``publishDiagnostics`` (p50/p95);
-- **memory**: the server's resident set (VmRSS) once ready.
+- **memory**: the server's resident set (VmRSS) once ready;
+- with ``--projects N``: one workspace of N projects of ``--sizes`` models each (``--sizes 1500
+  --projects 20``: 30,000 models), indexed by one server: start times and RSS, and RSS per 1,000 models
+  over an empty workspace's.
 
 Results go to ``bench/results/<date>-<cpus>cpu-<machine>-lsp.json`` and a table is printed.
 """
@@ -131,6 +134,8 @@ class Probe:
             )
         )
         self.client.initialized(types.InitializedParams())
+        if not self.expected:  # nothing to report (an empty workspace): nothing will be published
+            self.complete.set_result(time.perf_counter())
         done = await asyncio.wait_for(self.complete, timeout=300)
         await self.lens(lens_file)
         ready = time.perf_counter()
@@ -270,6 +275,35 @@ async def measure(root: str, repeats: int, n_requests: int, n_edits: int, seed: 
     return out
 
 
+async def measure_many(root: str, n_models: int, repeats: int) -> dict[str, Any]:
+    """Start times and memory of one server over every project under ``root``."""
+    expected = expected_diagnostics(root)
+    sql = synth.sql_files(os.path.join(root, "p00"))
+    out: dict[str, Any] = {"files_with_diagnostics": len(expected)}
+    empty = os.path.join(root, "empty")
+    os.makedirs(empty, exist_ok=True)
+    probe = Probe(empty, {})
+    await probe.start(os.path.join(empty, "none.sql"), 2.0)
+    out["rss_empty_mb"] = probe.rss_mb()
+    await probe.stop()
+    for cache in ("cold", "warm"):
+        runs = []
+        for _ in range(repeats):
+            if cache == "cold":
+                for d in os.listdir(root):
+                    shutil.rmtree(os.path.join(root, d, ".freshlens", "cache"), ignore_errors=True)
+            probe = Probe(root, expected)
+            runs.append(await probe.start(sql[0], 2.0))
+            out[f"rss_{cache}_mb"] = probe.rss_mb()
+            await probe.stop()
+        out[cache] = {
+            "diagnostics_s": statistics.median(r["diagnostics_s"] for r in runs),
+            "ready_s": statistics.median(r["ready_s"] for r in runs),
+            "runs": runs,
+        }
+    return out
+
+
 def _machine() -> dict[str, object]:
     import platform
 
@@ -304,7 +338,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "freshlens-bench"))
     ap.add_argument("--results", default="", help="results JSON (default bench/results/<date>-…-lsp.json)")
+    ap.add_argument("--projects", type=int, default=0, help="one workspace of this many projects (see above)")
     a = ap.parse_args(argv)
+    if a.projects:
+        n = int(a.sizes.split(",")[0])
+        root = os.path.join(a.workdir, f"ws{a.projects}x{n}")
+        for k in range(a.projects):
+            synth.generate(os.path.join(root, f"p{k:02d}"), n, seed=7 + k)
+        many = asyncio.run(measure_many(root, n, a.repeats))
+        total = a.projects * n
+        many.update({"projects": a.projects, "models_per_project": n, "models": total})
+        many["rss_per_1000_models_mb"] = (many["rss_warm_mb"] - many["rss_empty_mb"]) / (total / 1000)
+        print(json.dumps(many, indent=2))
+        if a.results:
+            Path(a.results).write_text(json.dumps(many, indent=2) + "\n", encoding="utf-8")
+        return 0
     rows = []
     for n in [int(s) for s in a.sizes.split(",") if s.strip()]:
         jinja = a.variant == "jinja"
