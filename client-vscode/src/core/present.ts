@@ -47,7 +47,8 @@ function stateLine(st: StateInfo | undefined): string {
   const from = st.source ? ` from ${st.source}` : '';
   const old = typeof st.age_s === 'number' ? `, ${age(st.age_s)} ago` : '';
   const head = `\nstate: newest run${from}${old}`;
-  return st.stale ? `${head}\n${st.message ?? 'state is behind the last local run'}` : head;
+  // the message says why it is behind, or which projects have no state yet beside those that do
+  return st.message ? `${head}\n${st.message}` : head;
 }
 
 export interface StatusView {

@@ -125,23 +125,20 @@ def _local_build(target: str) -> datetime | None:
 
 
 def state_status(ls: FreshlensServer, plans: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The state part of ``freshlens/status``: the oldest newest-run over the projects, and why it is
-    missing or stale (first project that is)."""
+    """The state part of ``freshlens/status``: the oldest newest-run over the projects; *missing* when
+    no project has state (a project without, beside others with, is named in the message); *stale*
+    when a project's state is behind its last local run (see the module docs)."""
     assert ls.ws is not None
     out: dict[str, Any] = {"missing": False, "stale": False, "age_s": None, "source": None, "message": ""}
+    without: list[str] = []
+    behind = ""
     for key, res in plans.items():
         proj = ls.ws.projects.get(key)
         if proj is None:
             continue
         name = proj.index.name if proj.index is not None else os.path.basename(proj.dir)
         if res.state_run_at is None:
-            if not out["missing"]:
-                out["missing"] = True
-                out["message"] = (
-                    f"{name}: no state yet, so lenses cannot say what was built when; ingest a run "
-                    "(freshlens state ingest target/), pull production state (freshlens state pull), "
-                    "or run freshlens run"
-                )
+            without.append(name)
             continue
         age = max(0, int((now - res.state_run_at).total_seconds()))
         if out["age_s"] is None or age > out["age_s"]:
@@ -151,13 +148,24 @@ def state_status(ls: FreshlensServer, plans: dict[str, Any], now: datetime) -> d
             continue  # production state: a development run is not a newer production run
         seen = _local_build(_target_dir(proj))
         late = seen is not None and (seen - res.state_run_at).total_seconds() > SAME_RUN_S
-        if seen is not None and late and not out["stale"] and not out["missing"]:
-            out["stale"] = True
-            out["message"] = (
+        if seen is not None and late and not behind:
+            behind = (
                 f"{name}: the state is behind the dbt run that finished in target/ at "
                 f"{seen.strftime('%H:%M UTC')}: ingest it (freshlens state ingest target/) or turn on "
                 "freshlens.ingestLocalRuns"
             )
+    notes = []
+    if without:
+        out["missing"] = len(without) == len(plans)
+        notes.append(
+            f"no state yet for {', '.join(without)}, so lenses cannot say what was built when there; ingest a "
+            "run (freshlens state ingest target/), pull production state (freshlens state pull), or run "
+            "freshlens run"
+        )
+    if behind:
+        out["stale"] = True
+        notes.insert(0, behind)
+    out["message"] = "; ".join(notes)
     return out
 
 

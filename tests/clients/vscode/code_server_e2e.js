@@ -374,7 +374,12 @@ async function main() {
       await page.keyboard.press('F12');
       const target = page.locator('.tabs-container .tab.active', { hasText: 'stg_orders.sql' }).first();
       const goOk = await target.waitFor({ timeout: T(20000) }).then(() => true, () => false);
-      const where = oneLine(await page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first().innerText().catch(() => ''));
+      // the status bar's caret position follows the new editor a moment later
+      const caret = page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first();
+      const where = await waitFor(async () => {
+        const t = oneLine(await caret.innerText().catch(() => ''));
+        return /Ln 1, Col 1/.test(t) ? t : undefined;
+      }, T(10000)) || oneLine(await caret.innerText().catch(() => ''));
       check('go_to_definition', goOk && /Ln 1, Col 1/.test(where), goOk ? `stg_orders.sql ${where}` : 'did not open stg_orders.sql');
       await shot('03c-definition.png');
       await page.locator('.tabs-container .tab', { hasText: MODEL }).first().click();
