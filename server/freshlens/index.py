@@ -330,7 +330,9 @@ class ProjectIndex:
         """Node unique ids, parents before children (sources are not nodes)."""
         order: list[str] = []
         state: dict[str, int] = {}
-        for start in sorted(self.nodes):
+        nodes = self.nodes
+        known: dict[str, list[str]] = {}  # each node's parents that are nodes, worked out once
+        for start in sorted(nodes):
             if start in state:
                 continue
             stack: list[tuple[str, int]] = [(start, 0)]
@@ -340,7 +342,9 @@ class ProjectIndex:
                     if state.get(uid) is not None:
                         continue
                     state[uid] = 1
-                parents = [p for p in self.nodes[uid].parents if p in self.nodes]
+                parents = known.get(uid)
+                if parents is None:
+                    parents = known[uid] = [p for p in nodes[uid].parents if p in nodes]
                 if i < len(parents):
                     stack.append((uid, i + 1))
                     p = parents[i]

@@ -12,8 +12,16 @@ from freshlens.state.artifacts import normalised_code
 from freshlens.state.snapshot import NodeState
 
 
+_SHAS: dict[str, str] = {}  # text -> its sha256: the editor re-plans every file every minute
+
+
 def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    got = _SHAS.get(text)
+    if got is None:
+        if len(_SHAS) > 50_000:
+            _SHAS.clear()  # bounded: the texts of a few re-plans of a 10,000-model project
+        got = _SHAS[text] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return got
 
 
 _SNAPSHOT_BLOCK = re.compile(r"\{%-?\s*snapshot\s+(\w+)\s*-?%\}(.*?)\{%-?\s*endsnapshot\s*-?%\}", re.DOTALL)
