@@ -237,6 +237,8 @@ async def measure(root: str, repeats: int, n_requests: int, n_edits: int, seed: 
         if not items:
             raise AssertionError(f"no completion inside ref() at {f}:{line + 1}:{col + 1}")
     out["lens"], out["hover"], out["completion"] = _pcts(lens), _pcts(hover), _pcts(comp)
+    titles = await probe.lens(sql[1])
+    out["lens_example"] = titles[0].command.title if titles else None
     # typing: one model open, an edit at a time with a pause
     # a model with findings: the server publishes its diagnostics after every edit (a clean file
     # that stays clean gets no message to time)
@@ -273,6 +275,29 @@ async def measure(root: str, repeats: int, n_requests: int, n_edits: int, seed: 
     out["typing"] = _pcts(typing) if typing else {}
     await probe.stop()
     return out
+
+
+def full_state(root: str) -> None:
+    """One synthetic production run of every node, ingested as the project's state (bench.planstate)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bench.planstate import write_run
+    from freshlens.state import default_state_path, open_store
+    from freshlens.workspace import Workspace
+
+    ws = Workspace([root], render_cache=False)
+    ws.load()
+    proj = next(iter(ws.projects.values()))
+    assert proj.index is not None
+    run = Path(root) / ".freshlens" / "bench-run"
+    write_run(
+        proj.index, {p: v.text for p, v in ws.cache.items()}, run, datetime.now(UTC) - timedelta(minutes=10)
+    )
+    with open_store(default_state_path(root)) as store:
+        store.ingest(run)
+    current = Path(root) / ".freshlens" / "current"
+    current.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(run / "sources.json", current / "sources.json")
 
 
 async def measure_many(root: str, n_models: int, repeats: int) -> dict[str, Any]:
@@ -339,6 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "freshlens-bench"))
     ap.add_argument("--results", default="", help="results JSON (default bench/results/<date>-…-lsp.json)")
     ap.add_argument("--projects", type=int, default=0, help="one workspace of this many projects (see above)")
+    ap.add_argument(
+        "--state",
+        action="store_true",
+        help="give the project a full state first (bench.planstate's synthetic production run, ingested "
+        "into .freshlens/state.db, its sources.json as current freshness): lenses then say Build/Reuse",
+    )
     a = ap.parse_args(argv)
     if a.projects:
         n = int(a.sizes.split(",")[0])
@@ -358,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         jinja = a.variant == "jinja"
         root = os.path.join(a.workdir, f"p{n}{'-jinja' if jinja else ''}")
         summary = synth.generate(root, n, jinja=jinja)
+        if a.state:
+            full_state(root)
         print(f"== {n} models ({a.variant}): {summary}", file=sys.stderr, flush=True)
         r = asyncio.run(measure(root, a.repeats, a.requests, a.edits, a.seed))
         r.update({"models": n, "variant": a.variant})

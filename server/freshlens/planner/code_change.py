@@ -11,7 +11,6 @@ from freshlens.sql import code_key
 from freshlens.state.artifacts import normalised_code
 from freshlens.state.snapshot import NodeState
 
-
 _SHAS: dict[str, str] = {}  # text -> its sha256: the editor re-plans every file every minute
 
 

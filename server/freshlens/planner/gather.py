@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from freshlens.index import ProjectIndex
+from freshlens.planner import sqlcache
 from freshlens.planner.core import Decision, PlanInputs
 from freshlens.planner.plan import choose_regime, plan
 from freshlens.state import (
@@ -381,7 +382,9 @@ def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) ->
 
         recorded = _OnFirstUse(load)
     inputs = PlanInputs(idx, state, fresh, at, regime, file_text, origin, recorded)
+    sqlcache.load(project_dir)  # what earlier processes learnt from parsing views' SQL
     decisions = plan(inputs)
+    sqlcache.save(project_dir)
     return PlanResult(
         regime, at, decisions, state.origin, origin, problems, state.last_run_source, state.last_run_at
     )

@@ -8,6 +8,7 @@ and fall back to what dbt State does when it cannot prove something (rebuild).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -135,10 +136,30 @@ class StarReport:
     over: tuple[StarUse, ...]  # stars over a CTE or subquery
 
 
+# Reports from earlier processes, by (sha256 of the text, adapter): a restart parses nothing it parsed
+# before (freshlens.planner.sqlcache keeps them on disk); and those made in this process, to keep.
+KNOWN: dict[tuple[str, str | None], StarReport] = {}
+MADE: dict[tuple[str, str | None], StarReport] = {}
+
+
+def text_key(text: str, adapter_type: str | None) -> tuple[str, str | None]:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), adapter_type
+
+
 @lru_cache(maxsize=8192)
 def star_report(text: str, adapter_type: str | None = None) -> StarReport:
     """:func:`star_uses` of a model's SQL, kept per text: the planner asks for every view on every
     plan, and parsing costs milliseconds while the answer is a few bytes."""
+    key = text_key(text, adapter_type)
+    known = KNOWN.get(key)
+    if known is not None:
+        return known
+    report = _star_report(text, adapter_type)
+    MADE[key] = report
+    return report
+
+
+def _star_report(text: str, adapter_type: str | None) -> StarReport:
     s = analyse(text, adapter_type)
     uses = star_uses(s)
     return StarReport(
