@@ -93,15 +93,7 @@ def settings_key(
 
 def around_files(project_dir: str, target_path: str) -> list[str]:
     """Files outside the listings that a check reads: profiles.yml (where dbt looks), catalog.json."""
-    out = [
-        os.path.join(project_dir, "profiles.yml"),
-        os.path.join(project_dir, target_path, "catalog.json"),
-        os.path.join(os.path.expanduser("~"), ".dbt", "profiles.yml"),
-    ]
-    env = os.environ.get("DBT_PROFILES_DIR")
-    if env:
-        out.append(os.path.join(env, "profiles.yml"))
-    return out
+    return [*discovery.profiles_files(project_dir), os.path.join(project_dir, target_path, "catalog.json")]
 
 
 def _rel(path: str, base: str) -> str:

@@ -557,12 +557,7 @@ def profile_target(project_dir: str, profile: str | None) -> dict[str, Any]:
     """
     if not profile:
         return {}
-    candidates = [os.path.join(project_dir, "profiles.yml")]
-    env = os.environ.get("DBT_PROFILES_DIR")
-    if env:
-        candidates.append(os.path.join(env, "profiles.yml"))
-    candidates.append(os.path.join(os.path.expanduser("~"), ".dbt", "profiles.yml"))
-    for c in candidates:
+    for c in discovery.profiles_files(project_dir):
         try:
             node = parse_yaml(read_text(c))
         except (OSError, YamlError, UnicodeDecodeError):

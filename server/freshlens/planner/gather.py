@@ -151,14 +151,11 @@ def live_target(project_dir: str, profile: str | None) -> dict[str, Any] | None:
     (or the only one) in ``profiles.yml`` where dbt looks (the project, ``DBT_PROFILES_DIR``,
     ``~/.dbt``), at ``DBT_TARGET`` or its ``target:``; values are as written (Jinja included), for the
     warehouse's reader."""
+    from freshlens.project.discovery import profiles_files
     from freshlens.project.reading import read_text
     from freshlens.project.yamlpos import YamlError, YMap, YScalar, parse_yaml
 
-    candidates = [os.path.join(project_dir, "profiles.yml")]
-    if os.environ.get("DBT_PROFILES_DIR"):
-        candidates.append(os.path.join(os.environ["DBT_PROFILES_DIR"], "profiles.yml"))
-    candidates.append(os.path.join(os.path.expanduser("~"), ".dbt", "profiles.yml"))
-    for c in candidates:
+    for c in profiles_files(project_dir):
         try:
             node = parse_yaml(read_text(c))
         except (OSError, YamlError, UnicodeDecodeError):

@@ -200,6 +200,16 @@ def list_resource_files(
     return out
 
 
+def profiles_files(project_dir: str) -> list[str]:
+    """Where dbt looks for ``profiles.yml``, in its order: the project, ``DBT_PROFILES_DIR``, ``~/.dbt``."""
+    out = [os.path.join(project_dir, "profiles.yml")]
+    env = os.environ.get("DBT_PROFILES_DIR")
+    if env:
+        out.append(os.path.join(env, "profiles.yml"))
+    out.append(os.path.join(os.path.expanduser("~"), ".dbt", "profiles.yml"))
+    return out
+
+
 def installed_packages(project_dir: str, install_path: str) -> list[str]:
     """``dbt_packages/*/dbt_project.yml`` of installed packages (read-only)."""
     base = os.path.join(project_dir, install_path)
