@@ -7,6 +7,7 @@ already holds.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import time
@@ -292,6 +293,20 @@ _NO_DRIVER = "a PostgreSQL state store needs the psycopg driver: pip install 'fr
 
 
 def run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) -> PlanResult:
+    """Read the state and current freshness, then plan every model of ``idx`` (see the module docs)."""
+    collecting = gc.isenabled()
+    # Reading a 10,000-node state and planning make a few hundred thousand objects that form no
+    # cycles: the cycle collector would only rescan the index's millions of objects meanwhile
+    # (10-20% of a plan's time, measured).
+    gc.disable()
+    try:
+        return _run_plan(idx, opts, file_text)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) -> PlanResult:
     project_dir = idx.dir
     at = opts.at or datetime.now(UTC)
     problems: list[str] = []
