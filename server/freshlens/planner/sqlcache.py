@@ -84,7 +84,7 @@ def save(project_dir: str) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".sql-", dir=os.path.dirname(path))
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"versions": _versions(), "reports": reports}, fh, separators=(",", ":"))
+                fh.write(json.dumps({"versions": _versions(), "reports": reports}, separators=(",", ":")))
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except OSError:

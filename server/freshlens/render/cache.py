@@ -119,7 +119,8 @@ def write(path: str, entries: dict[str, dict[str, Any]]) -> bool:
         fd, tmp = tempfile.mkstemp(prefix=".render-", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"format": FORMAT, "entries": entries}, fh, separators=(",", ":"))
+                # dumps, not dump: json.dump streams through the pure-Python encoder (3x slower here)
+                fh.write(json.dumps({"format": FORMAT, "entries": entries}, separators=(",", ":")))
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
