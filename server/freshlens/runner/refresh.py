@@ -107,12 +107,9 @@ def refresh(
     project_dir = os.path.abspath(project_dir)
     if not os.path.isfile(os.path.join(project_dir, "dbt_project.yml")):
         raise RefreshError(f"{project_dir}: no dbt_project.yml here; give the project folder")
-    args = list(dbt_args or [])
-    env = dbt_env()
-    env.setdefault("DBT_USE_COLORS", "false")  # a log to read, not a terminal
     try:
         path = find_dbt(dbt)
-        version, fusion = identify_dbt(path, env)
+        version, fusion = identify_dbt(path, dbt_env())
     except DbtError as exc:
         raise RefreshError(str(exc)) from None
     if not fusion and parse_version(version)[:2] < MIN_VERSION:
@@ -120,6 +117,22 @@ def refresh(
             f"{path} is dbt-core {version}; freshlens reads the sources.json of dbt-core "
             f"{'.'.join(map(str, MIN_VERSION))} or later. Upgrade dbt-core, or point --dbt at a newer one."
         )
+    return measure(project_dir, path, version, fusion, list(dbt_args or []), echo, cancel)
+
+
+def measure(
+    project_dir: str,
+    path: str,
+    version: str,
+    fusion: bool,
+    args: list[str],
+    echo: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> RefreshResult:
+    """Run the dbt at ``path`` (already identified: ``version``, ``fusion``) to measure freshness and
+    keep what it writes (the module docs); ``freshlens run`` calls this with the dbt it resolved."""
+    env = dbt_env()
+    env.setdefault("DBT_USE_COLORS", "false")  # a log to read, not a terminal
     target = target_dir(project_dir, args, env)
     names = ("freshness.json", "sources.json") if fusion else ("sources.json",)
     verb = ["freshness"] if fusion else ["source", "freshness"]
@@ -145,10 +158,8 @@ def refresh(
             )
         except OSError as exc:
             raise RefreshError(f"{path}: cannot run it ({exc})") from None
-        watcher = None
         if cancel is not None:
-            watcher = threading.Thread(target=_stop_on, args=(cancel, proc), daemon=True)
-            watcher.start()
+            threading.Thread(target=_stop_on, args=(cancel, proc), daemon=True).start()
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)

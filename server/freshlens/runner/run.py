@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from freshlens.index import ProjectIndex
 from freshlens.planner.core import BUILD, NOOP, REUSE, UNKNOWN, Decision
 from freshlens.planner.gather import PlanOptions, PlanResult, resolve_path, run_plan
 from freshlens.runner.dbt import Dbt, dbt_env, resolve_dbt, run_dbt, shared_args, target_dir
+from freshlens.runner.refresh import CURRENT_DIR, RefreshError, measure
 from freshlens.runner.selection import SelectionError, chunks, dbt_ls, node_selectors
 from freshlens.state import (
     StateError,
@@ -40,7 +42,7 @@ from freshlens.state import (
     redact,
 )
 
-CURRENT_SOURCES = os.path.join(".freshlens", "current", "sources.json")
+CURRENT_SOURCES = os.path.join(CURRENT_DIR, "sources.json")
 RUNS_DIR = os.path.join(".freshlens", "runs")
 
 # What happened to a node in this run.
@@ -143,26 +145,22 @@ def _state_path(project_dir: str, state: str) -> str:
     return path
 
 
-def _refresh(dbt: Dbt, idx: ProjectIndex, opts: RunOptions, env: dict[str, str], log: Log) -> None:
-    # dbt writes target/sources.json and freshlens copies it: `--output` is deprecated in dbt 1.10+.
-    made = os.path.join(target_dir(idx.dir, opts.dbt_args, env), "sources.json")
-    before = os.stat(made).st_mtime_ns if os.path.exists(made) else None
-    cmd = dbt.command("source", "freshness", *shared_args(opts.dbt_args))
-    log(f"refreshing source freshness: {shlex.join(cmd)}")
-    rc = run_dbt(cmd, idx.dir, env, opts.echo_dbt)
-    after = os.stat(made).st_mtime_ns if os.path.exists(made) else None
-    if after is None or after == before:
-        raise RunError(
-            f"`dbt source freshness` (exit {rc}) wrote no new {made}; fix the error above, or run "
-            f"with --no-refresh to plan with the {CURRENT_SOURCES} already there"
+def _refresh(dbt: Dbt, idx: ProjectIndex, opts: RunOptions, log: Log) -> None:
+    """``freshlens freshness refresh`` with the dbt this run resolved (freshlens.runner.refresh)."""
+    echo_to = sys.stdout if opts.echo_dbt else sys.stderr  # stdout stays JSON in --format json
+    log(f"refreshing source freshness with {dbt.path} source freshness")
+    try:
+        res = measure(
+            idx.dir, dbt.path, dbt.version, False, opts.dbt_args, lambda line: print(line, file=echo_to)
         )
-    out = os.path.join(idx.dir, CURRENT_SOURCES)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    shutil.copy2(made, out)
-    if rc != 0:
+    except RefreshError as exc:
+        raise RunError(
+            f"{exc}\nOr run with --no-refresh to plan with the {CURRENT_SOURCES} already there"
+        ) from None
+    if res.exit_code != 0:
         log(
-            f"dbt source freshness exited {rc} (a source is past its error_after or could not be measured); "
-            "planning with what it measured"
+            f"dbt source freshness exited {res.exit_code} (a source is past its error_after or could not be "
+            "measured); planning with what it measured"
         )
 
 
@@ -192,7 +190,7 @@ def execute(opts: RunOptions, log: Log) -> RunReport:
 
     has_sources = any(s.package == idx.name for s in idx.sources.values())
     if opts.refresh and not opts.dry_run and has_sources:
-        _refresh(dbt, idx, opts, env, log)
+        _refresh(dbt, idx, opts, log)
         report.refreshed = True
 
     if not opts.dry_run:
