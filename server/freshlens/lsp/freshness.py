@@ -50,7 +50,7 @@ def _projects(ls: FreshlensServer, args: tuple[Any, ...]) -> list[str]:
     assert ls.ws is not None
     dirs = sorted(p.dir for p in ls.ws.projects.values())
     want = args[0] if args and isinstance(args[0], str) else ""
-    if isinstance(want, str) and want:
+    if want:
         path = to_fs_path(want) if "://" in want else want
         if path:
             path = os.path.abspath(path)

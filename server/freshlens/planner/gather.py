@@ -137,13 +137,18 @@ def _source_specs(idx: ProjectIndex) -> list[SourceSpec]:
 DISCOVERY_TTL_S = 300  # the editor re-plans every minute: ask the Discovery API at most every 5 minutes
 
 
-def _from_discovery() -> tuple[dict[str, SourceFreshnessNow], str]:
-    """``--sources dbt-platform``: current freshness from the Discovery API (freshlens.platform.discovery)."""
+def _from_discovery() -> tuple[dict[str, SourceFreshnessNow], str] | StateError:
+    """``--sources dbt-platform``: current freshness from the Discovery API (freshlens.platform.discovery),
+    or why not. A plan waits for it (the editor re-plans on its event loop), so one short try: 10 s,
+    one retry; and a failure is kept like an answer, so an unreachable API is asked once per period."""
     from freshlens.platform.discovery import discovery_from_env, freshness_now
 
-    env_id, client = discovery_from_env()
-    with client:
-        nodes = client.sources(env_id)
+    try:
+        env_id, client = discovery_from_env(timeout=10.0, retries=1)
+        with client:
+            nodes = client.sources(env_id)
+    except StateError as exc:
+        return exc
     return freshness_now(nodes), f"dbt platform environment {env_id} (Discovery API)"
 
 
@@ -359,11 +364,12 @@ def _run_plan(idx: ProjectIndex, opts: PlanOptions, file_text: dict[str, str]) -
         except StateError as exc:
             problems.append(str(exc))
     elif opts.sources == "dbt-platform":
-        try:
-            bucket = int(time.time() // DISCOVERY_TTL_S)  # asked again when the bucket changes
-            fresh, origin = _cached(("discovery", "dbt-platform"), _from_discovery, stamp=bucket)
-        except StateError as exc:
-            problems.append(str(exc))
+        bucket = int(time.time() // DISCOVERY_TTL_S)  # asked again when the bucket changes
+        got = _cached(("discovery", "dbt-platform"), _from_discovery, stamp=bucket)
+        if isinstance(got, StateError):
+            problems.append(str(got))
+        else:
+            fresh, origin = got
     else:
         src = resolve_path(project_dir, opts.sources) if opts.sources else _current_file(project_dir)
         if os.path.exists(src):

@@ -246,7 +246,7 @@ class NotConfigured(PlatformError):
 
 
 def discovery_from_env(
-    environment_id: str = "", host: str = "", metadata: str = "", timeout: float = 30.0
+    environment_id: str = "", host: str = "", metadata: str = "", timeout: float = 30.0, retries: int = 5
 ) -> tuple[str, DiscoveryClient]:
     """The environment and a client from the arguments, else ``DBT_CLOUD_ENVIRONMENT_ID``,
     ``DBT_CLOUD_HOST``, ``DBT_CLOUD_METADATA_URL``; the token only from ``DBT_CLOUD_API_TOKEN``."""
@@ -267,4 +267,4 @@ def discovery_from_env(
         or os.environ.get("DBT_CLOUD_METADATA_URL", "")
         or metadata_url(host or os.environ.get("DBT_CLOUD_HOST", "") or DEFAULT_HOST)
     )
-    return env_id, DiscoveryClient(url, token, timeout=timeout)
+    return env_id, DiscoveryClient(url, token, timeout=timeout, retries=retries)

@@ -17,6 +17,7 @@ measured and counts as updated (D6.2); a view without them always counts as new 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -26,6 +27,9 @@ from freshlens.state.freshness import ERROR, FreshnessError, SourceFreshnessNow,
 
 CONNECT_TIMEOUT_S = 10
 STATEMENT_TIMEOUT_MS = 15_000
+# All sources together: a plan waits for them (the editor re-plans on its event loop), so a warehouse
+# where every query is slow costs this much at most; the sources left over say so and count as updated.
+BUDGET_S = 30.0
 _ENV_VAR = re.compile(
     r"""^\{\{\s*env_var\(\s*(['"])(\w+)\1\s*(?:,\s*(['"])(.*?)\3\s*)?\)"""
     r"""\s*(?:\|\s*(?:as_number|as_text|int|string)\s*)?\}\}$"""
@@ -74,7 +78,10 @@ def describe(params: dict[str, str]) -> str:
 
 
 def live_postgres_freshness(
-    specs: Sequence[SourceSpec], params: dict[str, str], statement_timeout_ms: int = STATEMENT_TIMEOUT_MS
+    specs: Sequence[SourceSpec],
+    params: dict[str, str],
+    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+    budget_s: float = BUDGET_S,
 ) -> dict[str, SourceFreshnessNow]:
     """Measure each source's ``max_loaded_at`` over a read-only connection.
 
@@ -113,7 +120,17 @@ def live_postgres_freshness(
             row = cur.fetchone()
             current = str(row[0]) if row else ""
         con.rollback()
+        deadline = time.monotonic() + budget_s
         for spec in specs:
+            if time.monotonic() > deadline:
+                out[spec.unique_id] = SourceFreshnessNow(
+                    spec.unique_id,
+                    None,
+                    ERROR,
+                    f"not measured: live freshness used up its {budget_s:g} s for all sources. Treated as "
+                    "updated (D6.2); refresh with your dbt instead (freshlens freshness refresh)",
+                )
+                continue
             if spec.database and spec.database != current:
                 out[spec.unique_id] = SourceFreshnessNow(
                     spec.unique_id,

@@ -199,3 +199,23 @@ def test_cached_findings_equal_a_full_check_on_the_examples(tmp_path: Path, exam
     age(root)
     first = full(root)
     assert warm(root) == first
+
+
+def test_check_no_cache_neither_reads_nor_writes_the_cache(
+    proj: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from freshlens.cli import main
+
+    cache = proj / ".freshlens" / "cache"
+    assert main(["check", "--no-cache", "--format", "json", str(proj)]) == 1
+    full_out = capsys.readouterr().out
+    assert not cache.exists()
+    assert main(["check", "--format", "json", str(proj)]) == 1  # writes the cache
+    assert (cache / warmstart.FILE_NAME).is_file()
+    assert capsys.readouterr().out == full_out
+    # a cache that says something else is not read with --no-cache
+    data = json.loads((cache / warmstart.FILE_NAME).read_text())
+    data["findings"] = []
+    (cache / warmstart.FILE_NAME).write_text(json.dumps(data))
+    assert main(["check", "--no-cache", "--format", "json", str(proj)]) == 1
+    assert capsys.readouterr().out == full_out

@@ -141,3 +141,39 @@ def test_cli_pull_writes_current_freshness_and_plan_reads_the_api_directly(tmp_p
             ["freshness", "pull", "dbt-platform"], root, {**env, "DBT_CLOUD_ENVIRONMENT_ID": ""}
         )
         assert missing.returncode == 2 and "DBT_CLOUD_ENVIRONMENT_ID" in missing.stderr
+
+
+def test_a_plan_asks_once_per_period_and_keeps_a_failure_like_an_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The editor re-plans every minute on its event loop: an unreachable API costs one short try (and
+    one retry) per 5-minute period, not one per plan."""
+    from freshlens.planner.gather import _CACHE, PlanOptions, run_plan
+    from freshlens.workspace import Workspace
+
+    root = tmp_path / "jaffle_fresh"
+    shutil.copytree(
+        REPO / "examples" / "jaffle_fresh",
+        root,
+        ignore=shutil.ignore_patterns("target", ".freshlens", "*.duckdb*"),
+    )
+    ws = Workspace([str(root)], render_cache=False)
+    ws.load()
+    idx = next(iter(ws.projects.values())).index
+    assert idx is not None
+    plat = recorded_platform()
+    plat.faults = [Fault("/graphql", 500, times=-1)]
+    _CACHE.clear()
+    with serve_platform(plat) as p:
+        monkeypatch.setenv("DBT_CLOUD_API_TOKEN", TOKEN)
+        monkeypatch.setenv("DBT_CLOUD_ENVIRONMENT_ID", str(ENV))
+        monkeypatch.setenv("DBT_CLOUD_METADATA_URL", f"{p.url}/graphql")
+        for _ in range(3):
+            res = run_plan(idx, PlanOptions(sources="dbt-platform"), {})
+            assert any("failed after 2 attempt(s)" in m for m in res.problems), res.problems
+        assert len(plat.requests) == 2
+        plat.faults = []
+        _CACHE.clear()  # the next period
+        res = run_plan(idx, PlanOptions(sources="dbt-platform"), {})
+        assert res.freshness_origin == f"dbt platform environment {ENV} (Discovery API)"
+    _CACHE.clear()

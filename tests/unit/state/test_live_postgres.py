@@ -105,6 +105,15 @@ def test_nothing_is_ever_written_and_nothing_runs_forever(warehouse: str) -> Non
     assert sneaky.status == ERROR and "read-only transaction" in sneaky.note
     slow = got["source.p.raw.slow"]
     assert slow.status == ERROR and "statement timeout" in slow.note
+    # all sources together stay within a budget: those left over say so instead of waiting
+    t0 = time.monotonic()
+    got = live_postgres_freshness(
+        [specs[3], spec("orders", loaded_at_field="loaded_at")], _params(warehouse), 400, budget_s=0.1
+    )
+    assert time.monotonic() - t0 < 5
+    assert got["source.p.raw.slow"].status == ERROR
+    left = got["source.p.raw.orders"]
+    assert left.status == ERROR and "used up its 0.1 s" in left.note
     with psycopg.connect(warehouse) as con:
         assert con.execute("select count(*) from raw.audit").fetchone() == (0,)
         assert con.execute("select count(*) from raw.orders").fetchone() == (2,)
