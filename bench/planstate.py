@@ -125,11 +125,7 @@ def _time_plan(
     _CACHE.clear()
     t0 = time.perf_counter()
     res = run_plan(idx, PlanOptions(state=target, sources=sources, regime="sao"), texts)
-    to_build = [
-        uid
-        for uid in idx.topo_order()
-        if uid in res.decisions and res.decisions[uid].action in (BUILD, UNKNOWN)
-    ]
+    to_build = [uid for uid, d in res.decisions.items() if d.action in (BUILD, UNKNOWN)]  # DAG order
     parts = chunks(node_selectors(idx, to_build))
     elapsed = time.perf_counter() - t0
     if res.problems:

@@ -116,6 +116,9 @@ def is_dynamic(node: YNode | None) -> bool:
     return isinstance(plain(node) if isinstance(node, YScalar) else None, Dynamic)
 
 
+_DEFAULT_MATERIALIZED = {"model": "view", "seed": "seed", "snapshot": "snapshot"}
+
+
 @dataclass(slots=True)
 class Setting:
     """One place that sets a config key: the key and value nodes, the file, and the layer."""
@@ -189,10 +192,8 @@ class Node:
 
     @property
     def materialized(self) -> Any:
-        v = self.eff("materialized").value
-        if v is None:
-            return {"model": "view", "seed": "seed", "snapshot": "snapshot"}.get(self.resource_type)
-        return v
+        v = self.effective.get("materialized", UNSET).value
+        return _DEFAULT_MATERIALIZED.get(self.resource_type) if v is None else v
 
     @property
     def display(self) -> str:

@@ -21,6 +21,7 @@ def choose_regime(index: ProjectIndex, setting: str) -> str:
 
 
 def plan(inp: PlanInputs) -> dict[str, Decision]:
+    """Every model's decision, keyed by unique id in DAG order (parents first), which callers rely on."""
     out: dict[str, Decision] = {}
     idx = inp.index
     fill_from_state(idx, inp.state, inp.file_text)

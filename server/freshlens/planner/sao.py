@@ -62,13 +62,13 @@ def _source_status(sid: str, ns: NodeState, inp: PlanInputs) -> ParentStatus:
 
 
 def _node_parent_status(
-    pid: str, ns: NodeState, inp: PlanInputs, done: Mapping[str, Decision]
+    pid: str, p: Node | None, ns: NodeState, inp: PlanInputs, done: Mapping[str, Decision]
 ) -> ParentStatus:
-    kind, name = kind_name(pid, inp)
+    kind, name = (p.resource_type, p.display) if p is not None else kind_name(pid, inp)
     pd = done.get(pid)
     if pd is not None and pd.action == BUILD:
         return ParentStatus(pid, kind, True, f"{kind} {name} builds in this run", inp.at)
-    pstate = inp.state.node(pid)
+    pstate = inp.state.nodes.get(pid)
     if pstate is None or pstate.last_success_at is None or ns.last_success_at is None:
         if pd is not None and pd.action in (REUSE, NOOP):
             return ParentStatus(pid, kind, False, f"{kind} {name} is reused")
@@ -91,18 +91,19 @@ def _parents(
 ) -> list[ParentStatus]:
     out = []
     seen = seen if seen is not None else set()
+    nodes = inp.index.nodes
     for pid in node.parents:
         if pid in seen:
             continue
         seen.add(pid)
-        p = inp.index.nodes.get(pid)
+        p = nodes.get(pid)
         if p is not None and p.resource_type == "model" and p.materialized == "ephemeral":
             # D17: an ephemeral is inlined into this model, so its parents are this model's parents
             out.extend(_parents(p, ns, inp, done, seen))
         elif pid.startswith("source."):
             out.append(_source_status(pid, ns, inp))
         else:
-            out.append(_node_parent_status(pid, ns, inp, done))
+            out.append(_node_parent_status(pid, p, ns, inp, done))
     return out
 
 

@@ -216,7 +216,7 @@ def execute(opts: RunOptions, log: Log) -> RunReport:
         except SelectionError as exc:
             raise RunError(str(exc)) from None
 
-    order = [uid for uid in idx.topo_order() if uid in res.decisions]
+    order = list(res.decisions)  # parents before children: plan() decides in DAG order
     rtype = {uid: idx.nodes[uid].resource_type for uid in order}
     to_build: list[str] = []
     outcomes: dict[str, NodeOutcome] = {}

@@ -39,6 +39,9 @@ def dbt_fqn(node: Node) -> list[str]:
 
 def node_selectors(idx: ProjectIndex, uids: Iterable[str]) -> list[str]:
     """One exact dbt selector per node, in the given order."""
+    uids = list(uids)
+    if not uids:  # everything reused: no need to know every node's fqn
+        return []
     flats = {uid: tuple(_flat(dbt_fqn(n))) for uid, n in idx.nodes.items()}
     # every proper prefix of some node's fqn: a selector equal to one of them selects more than one node
     prefixes = {f[:i] for f in flats.values() for i in range(1, len(f))}

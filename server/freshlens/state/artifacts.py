@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from freshlens.project.reading import read_bytes
 
@@ -74,9 +74,12 @@ class ArtifactError(StateError):
 JSONDict = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Relation:
-    """Where a node or source lives in the warehouse, as dbt wrote it in the manifest."""
+class Relation(NamedTuple):
+    """Where a node or source lives in the warehouse, as dbt wrote it in the manifest.
+
+    A named tuple, as :class:`NodeFingerprint`: immutable, and five times quicker to make than a frozen
+    dataclass, which counts when a plan reads 10,000 of them from the state.
+    """
 
     database: str | None
     schema: str | None
@@ -89,8 +92,7 @@ class Relation:
         return ".".join(p for p in (self.database, self.schema, self.identifier) if p)
 
 
-@dataclass(frozen=True, slots=True)
-class NodeFingerprint:
+class NodeFingerprint(NamedTuple):
     """What a node was built from: compared against the project now to tell 'code changed'."""
 
     raw_code_sha256: str
@@ -449,9 +451,7 @@ def _attach_ephemeral_code(nodes: dict[str, ManifestNode]) -> None:
         found = ephemerals(uid, set())
         if found:
             code = tuple(sorted((e, nodes[e].fingerprint.raw_code_sha256) for e in found))
-            nodes[uid] = dataclasses.replace(
-                node, fingerprint=dataclasses.replace(node.fingerprint, ephemeral_code=code)
-            )
+            nodes[uid] = dataclasses.replace(node, fingerprint=node.fingerprint._replace(ephemeral_code=code))
 
 
 def _relation(r: _Reader, obj: JSONDict, where: str, identifier_key: str) -> Relation:

@@ -30,13 +30,14 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pgerr
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import tuple_row
 
 from freshlens.state.backend import redact, scrub
 from freshlens.state.repair import BUSY_TIMEOUT_S, StateStoreError, VerifyReport
@@ -282,6 +283,9 @@ class PgStateStore(StateStore):
         with self._raw.transaction():
             self._db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return super()._snapshot()
+
+    def _tuples(self, sql: str) -> Iterable[Sequence[Any]]:
+        return self._raw.cursor(row_factory=tuple_row).execute(sql)
 
     def record_runner_run(self, *args: Any, **kwargs: Any) -> int:
         return self._guard(lambda: super(PgStateStore, self).record_runner_run(*args, **kwargs))

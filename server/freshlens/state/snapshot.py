@@ -20,16 +20,17 @@ and per source the full history of observed ``max_loaded_at`` values (``SourceSt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
+from typing import NamedTuple
 
 from freshlens.state.artifacts import NodeFingerprint, Relation
 
 FAILED_TEST_STATUSES = frozenset({"fail", "error"})
 
 
-@dataclass(frozen=True, slots=True)
-class SourceAtBuild:
+class SourceAtBuild(NamedTuple):
     """What a node's last build knew of one source parent's data.
 
     When the build's own run also measured freshness (``dbt build`` then ``dbt source freshness``), that
@@ -42,8 +43,10 @@ class SourceAtBuild:
     exact: bool
 
 
-@dataclass(frozen=True, slots=True)
-class NodeState:
+class NodeState(NamedTuple):
+    """One node's deployment state (module docs). A named tuple: immutable, and quick to make by the
+    ten thousand (a frozen dataclass took five times longer, measured on a plan's state read)."""
+
     unique_id: str
     resource_type: str  # model, seed, snapshot, test
     name: str
@@ -59,11 +62,10 @@ class NodeState:
     relation_type: str | None  # "BASE TABLE" / "VIEW" (catalog), or inferred from the materialization
     relation_observed_at: datetime | None
     failed_tests: tuple[str, ...] = ()
-    sources_at_build: Mapping[str, SourceAtBuild | None] = field(default_factory=dict)
+    sources_at_build: Mapping[str, SourceAtBuild | None] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class SourceObservation:
+class SourceObservation(NamedTuple):
     """One ``sources.json`` result for a source."""
 
     max_loaded_at: datetime | None  # None for a runtime error

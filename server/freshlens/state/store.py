@@ -52,13 +52,13 @@ import dataclasses
 import json
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from freshlens.state import repair
 from freshlens.state.archive import KeptEntry, RunArchive, runs_dir_for
@@ -67,8 +67,6 @@ from freshlens.state.artifacts import (
     ArtifactError,
     Catalog,
     Manifest,
-    NodeFingerprint,
-    Relation,
     RunResults,
     SourcesArtifact,
     canonical_json,
@@ -79,6 +77,11 @@ from freshlens.state.artifacts import (
     read_run_results,
 )
 from freshlens.state.backend import Connection, is_postgres_url, redact
+from freshlens.state.reading import (
+    fingerprint_to_json,
+    read_snapshot,
+    relation_to_json,
+)
 from freshlens.state.repair import (
     BUSY_TIMEOUT_S,
     Damaged,
@@ -90,14 +93,7 @@ from freshlens.state.repair import (
     is_damage,
     is_empty,
 )
-from freshlens.state.snapshot import (
-    FAILED_TEST_STATUSES,
-    NodeState,
-    SourceAtBuild,
-    SourceObservation,
-    SourceState,
-    StateSnapshot,
-)
+from freshlens.state.snapshot import StateSnapshot
 
 SCHEMA_VERSION = 2  # v2: the runs table (kept runs); a v1 store is upgraded in place
 STATE_DIR = ".freshlens"
@@ -227,58 +223,6 @@ def _parse_opt(value: str | None) -> datetime | None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _relation_to_json(rel: Relation) -> dict[str, str | None]:
-    return {
-        "database": rel.database,
-        "schema": rel.schema,
-        "identifier": rel.identifier,
-        "relation_name": rel.relation_name,
-    }
-
-
-def _relation_from_json(data: dict[str, Any]) -> Relation:
-    return Relation(
-        data.get("database"), data.get("schema"), data.get("identifier"), data.get("relation_name")
-    )
-
-
-def fingerprint_to_json(fp: NodeFingerprint) -> str:
-    return canonical_json(
-        {
-            "raw_code_sha256": fp.raw_code_sha256,
-            "normalised_code_sha256": fp.normalised_code_sha256,
-            "checksum": fp.checksum,
-            "config_sha256": fp.config_sha256,
-            "materialized": fp.materialized,
-            "relation": _relation_to_json(fp.relation),
-            "depends_on_nodes": list(fp.depends_on_nodes),
-            "depends_on_macros": list(fp.depends_on_macros),
-            "macro_hashes": [list(pair) for pair in fp.macro_hashes],
-            "freshness": fp.freshness,
-            "state": fp.state,
-            "ephemeral_code": [list(pair) for pair in fp.ephemeral_code],
-        }
-    )
-
-
-def fingerprint_from_json(text: str) -> NodeFingerprint:
-    d = json.loads(text)
-    return NodeFingerprint(
-        raw_code_sha256=d["raw_code_sha256"],
-        normalised_code_sha256=d["normalised_code_sha256"],
-        checksum=d["checksum"],
-        config_sha256=d["config_sha256"],
-        materialized=d["materialized"],
-        relation=_relation_from_json(d["relation"]),
-        depends_on_nodes=tuple(d["depends_on_nodes"]),
-        depends_on_macros=tuple(d["depends_on_macros"]),
-        macro_hashes=tuple((str(a), str(b)) for a, b in d["macro_hashes"]),
-        freshness=d["freshness"],
-        state=d["state"],
-        ephemeral_code=tuple((str(a), str(b)) for a, b in d.get("ephemeral_code", [])),
-    )
 
 
 class StateStore:
@@ -581,7 +525,7 @@ class StateStore:
                     src.unique_id,
                     src.source_name,
                     src.name,
-                    canonical_json(_relation_to_json(src.relation)),
+                    canonical_json(relation_to_json(src.relation)),
                     src.loaded_at_field,
                     src.loaded_at_query,
                     None if src.freshness is None else canonical_json(src.freshness),
@@ -796,116 +740,13 @@ class StateStore:
         return self._guard(self._snapshot)
 
     def _snapshot(self) -> StateSnapshot:
-        relations = {row["unique_id"]: row for row in self._db.execute("SELECT * FROM relations").fetchall()}
-        history: dict[str, list[SourceObservation]] = {}
-        for row in self._db.execute(
-            "SELECT * FROM source_observations ORDER BY COALESCE(snapshotted_at, generated_at), generated_at"
-        ):
-            history.setdefault(row["source_id"], []).append(
-                SourceObservation(
-                    max_loaded_at=_parse_opt(row["max_loaded_at"]),
-                    snapshotted_at=_parse_opt(row["snapshotted_at"]),
-                    status=row["status"],
-                    error=row["error"],
-                    invocation_id=row["invocation_id"],
-                    generated_at=parse_timestamp(row["generated_at"]),
-                )
-            )
-        spec_rows = {row["unique_id"]: row for row in self._db.execute("SELECT * FROM sources")}
-        sources: dict[str, SourceState] = {}
-        for uid in sorted(set(spec_rows) | set(history)):
-            spec = spec_rows.get(uid)
-            rel = relations.get(uid)
-            sources[uid] = SourceState(
-                unique_id=uid,
-                source_name=None if spec is None else spec["source_name"],
-                name=None if spec is None else spec["name"],
-                relation=None if spec is None else _relation_from_json(json.loads(spec["relation"])),
-                loaded_at_field=None if spec is None else spec["loaded_at_field"],
-                loaded_at_query=None if spec is None else spec["loaded_at_query"],
-                freshness=None
-                if spec is None or spec["freshness"] is None
-                else json.loads(spec["freshness"]),
-                history=tuple(history.get(uid, ())),
-                relation_exists=None if rel is None else bool(rel["relation_exists"]),
-                relation_type=None if rel is None else rel["relation_type"],
-            )
+        return read_snapshot(self._tuples, self.path, self.cleared_at)
 
-        rows = self._db.execute("SELECT * FROM nodes ORDER BY unique_id").fetchall()
-        # Which sources.json invocations came in the same directory as each run_results invocation.
-        dirs: dict[str, set[str]] = {}
-        for row in self._db.execute("SELECT kind, invocation_id, source_dir FROM ingested"):
-            dirs.setdefault(row["source_dir"], set()).add(row["invocation_id"])
-        same_dir: dict[str, frozenset[str]] = {}
-        for invocations in dirs.values():
-            for inv in invocations:
-                same_dir[inv] = same_dir.get(inv, frozenset()) | frozenset(invocations)
-        failed: dict[str, list[str]] = {}
-        for row in rows:
-            if row["resource_type"] == "test" and row["last_status"] in FAILED_TEST_STATUSES:
-                for parent in json.loads(row["depends_on"]):
-                    failed.setdefault(parent, []).append(row["unique_id"])
-        nodes: dict[str, NodeState] = {}
-        for row in rows:
-            nodes[row["unique_id"]] = self._node_state(
-                row, relations.get(row["unique_id"]), failed, sources, same_dir
-            )
-
-        last_run = self._db.execute(
-            "SELECT generated_at AS t, source_dir FROM ingested WHERE kind = 'run_results' "
-            "ORDER BY generated_at DESC LIMIT 1"
-        ).fetchone()
-        return StateSnapshot(
-            origin=self.path,
-            nodes=nodes,
-            sources=sources,
-            cleared_at=self.cleared_at,
-            last_run_at=None if last_run is None else _parse_opt(last_run["t"]),
-            last_run_source=None if last_run is None else last_run["source_dir"],
-        )
-
-    @staticmethod
-    def _node_state(
-        row: Any,  # sqlite3.Row, or the PostgreSQL store's equivalent: read by column name
-        rel: Any,
-        failed: dict[str, list[str]],
-        sources: dict[str, SourceState],
-        same_dir: dict[str, frozenset[str]],
-    ) -> NodeState:
-        fp = None if row["fingerprint"] is None else fingerprint_from_json(row["fingerprint"])
-        last_success = _parse_opt(row["last_success_at"])
-        exists = None if rel is None else bool(rel["relation_exists"])
-        rtype = None if rel is None else rel["relation_type"]
-        observed = None if rel is None else parse_timestamp(rel["observed_at"])
-        if last_success is not None and fp is not None and (observed is None or observed < last_success):
-            # A build after the last catalog look created the relation.
-            exists = True
-            rtype = "VIEW" if fp.materialized == "view" else "BASE TABLE"
-        at_build: dict[str, SourceAtBuild | None] = {}
-        if fp is not None and last_success is not None:
-            same_run = same_dir.get(row["last_success_invocation_id"], frozenset())
-            for parent in fp.depends_on_nodes:
-                if parent.startswith("source."):
-                    src = sources.get(parent)
-                    at_build[parent] = None if src is None else src.at_build(last_success, same_run)
-        return NodeState(
-            unique_id=row["unique_id"],
-            resource_type=row["resource_type"],
-            name=row["name"],
-            original_file_path=row["original_file_path"],
-            last_success_at=last_success,
-            last_success_invocation_id=row["last_success_invocation_id"],
-            fingerprint=fp,
-            last_status=row["last_status"],
-            last_message=row["last_message"],
-            last_run_at=_parse_opt(row["last_run_at"]),
-            last_invocation_id=row["last_invocation_id"],
-            relation_exists=exists,
-            relation_type=rtype,
-            relation_observed_at=observed,
-            failed_tests=tuple(sorted(failed.get(row["unique_id"], ()))),
-            sources_at_build=at_build,
-        )
+    def _tuples(self, sql: str) -> Iterable[Sequence[Any]]:
+        """A query's rows as plain tuples: what the snapshot reads by position (faster than by name)."""
+        cur = cast(sqlite3.Connection, self._db).cursor()  # the PostgreSQL store has its own
+        cur.row_factory = None
+        return cur.execute(sql)
 
     # -------------------------------------------------------------------------- freshlens run
 

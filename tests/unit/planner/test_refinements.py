@@ -61,7 +61,6 @@ def test_commented_out_select_star_does_not_make_a_view_rebuild(tmp_path: Path) 
 
 def test_edit_of_an_ephemeral_parent_is_a_code_change(tmp_path: Path) -> None:
     """An ephemeral model is inlined into its consumers (SAO D4/D17, dbt State R4/R14)."""
-    import dataclasses
     import hashlib
 
     eph_sql = "{{ config(materialized='ephemeral') }}\nselect 1 as id"
@@ -75,8 +74,8 @@ def test_edit_of_an_ephemeral_parent_is_a_code_change(tmp_path: Path) -> None:
     ns = sc.built("m", ago(hours=1))
     old = hashlib.sha256(eph_sql.strip().encode()).hexdigest()
     assert ns.fingerprint is not None
-    sc.nodes[ns.unique_id] = dataclasses.replace(
-        ns, fingerprint=dataclasses.replace(ns.fingerprint, ephemeral_code=(("model.p.e", old),))
+    sc.nodes[ns.unique_id] = ns._replace(
+        fingerprint=ns.fingerprint._replace(ephemeral_code=(("model.p.e", old),))
     )
     expect(sc.decide("m", regime="dbt-state"), REUSE)
     (tmp_path / "models/e.sql").write_text(eph_sql.replace("1 as id", "2 as id"))
@@ -103,7 +102,7 @@ def test_manifest_records_inlined_ephemeral_code() -> None:
     }
     _attach_ephemeral_code(nodes)
     assert nodes["model.p.m"].fingerprint.ephemeral_code == (("model.p.e1", "h1"), ("model.p.e2", "h2"))
-    from freshlens.state.store import fingerprint_from_json, fingerprint_to_json
+    from freshlens.state.reading import fingerprint_from_json, fingerprint_to_json
 
     fp = nodes["model.p.m"].fingerprint
     assert fingerprint_from_json(fingerprint_to_json(fp)) == fp

@@ -517,3 +517,27 @@ def test_q9_seed_never_built_builds_and_so_does_its_child(tmp_path: Path) -> Non
     ds = sc.plan()
     expect(ds["s"], BUILD, R1, "SAO 1.5.4")
     expect(ds["m"], BUILD, R1)
+
+
+@pytest.mark.parametrize("regime", ["sao", "dbt-state"])
+def test_decisions_come_in_dag_order(tmp_path: Path, regime: str) -> None:
+    """``freshlens run`` hands dbt the models to build in the order of the plan's decisions: parents
+    (through an ephemeral too) always come before their children, whatever the names sort like."""
+    files = {
+        "models/sources.yml": SOURCES,
+        "models/a_mart.sql": "select * from {{ ref('z_int') }} join {{ ref('m_eph') }} using (id)",
+        "models/z_int.sql": "select * from {{ ref('b_stg') }}",
+        "models/m_eph.sql": "{{ config(materialized='ephemeral') }}\nselect * from {{ ref('y_stg') }}",
+        "models/b_stg.sql": "select * from {{ source('raw', 't') }}",
+        "models/y_stg.sql": "select * from {{ source('raw', 'u') }}",
+        "seeds/c_seed.csv": "id\n1\n",
+        "models/x_uses_seed.sql": "select * from {{ ref('c_seed') }} join {{ ref('a_mart') }} using (id)",
+    }
+    sc = Scenario(tmp_path, files)
+    order = list(sc.plan(regime))
+    assert sorted(order) != order  # the names alone would give another order
+    position = {name: i for i, name in enumerate(order)}
+    edges = [("z_int", "a_mart"), ("m_eph", "a_mart"), ("b_stg", "z_int"), ("y_stg", "m_eph")]
+    edges += [("c_seed", "x_uses_seed"), ("a_mart", "x_uses_seed")]
+    for parent, child in edges:
+        assert position[parent] < position[child], (parent, child, order)

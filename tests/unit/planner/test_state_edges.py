@@ -3,7 +3,6 @@ manifest when its code is unchanged, and says so; otherwise it keeps its static 
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from freshlens.planner.core import BUILD
@@ -22,8 +21,8 @@ def _scenario(tmp_path: Path, m_code: str | None = None) -> Scenario:
     s.built("up", ago(hours=1))
     ns = s.built("m", ago(hours=3), code=m_code)
     assert ns.fingerprint is not None
-    fp = dataclasses.replace(ns.fingerprint, depends_on_nodes=(s.uid("up"),))
-    s.nodes[s.uid("m")] = dataclasses.replace(ns, fingerprint=fp)
+    fp = ns.fingerprint._replace(depends_on_nodes=(s.uid("up"),))
+    s.nodes[s.uid("m")] = ns._replace(fingerprint=fp)
     return s
 
 

@@ -275,3 +275,18 @@ def test_ingest_records_where_the_run_came_from(
         snap = store.snapshot()
     assert snap.last_run_source == str(artifacts / "run2")
     assert load_state(artifacts / "run1").last_run_source == str(artifacts / "run1")
+
+
+def test_json_columns_decoded_together_are_each_their_own_value() -> None:
+    """The snapshot decodes a column's JSON for all rows in one call; a row holding two values, or
+    a damaged one, must not shift or hide the others: it is decoded alone and its own error raised."""
+    import json
+
+    from freshlens.state.reading import json_many
+
+    assert json_many([]) == []
+    assert json_many(['{"a": 1}', "[2]", "null"]) == [{"a": 1}, [2], None]
+    with pytest.raises(json.JSONDecodeError):
+        json_many(['{"a": 1}', '{"b": 2},{"c": 3}', "[4]"])  # would have decoded as four values
+    with pytest.raises(json.JSONDecodeError):
+        json_many(['{"a": 1}', '{"b": '])
