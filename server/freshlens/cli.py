@@ -22,7 +22,7 @@ from freshlens.targets import (
     reported,
     single_project,
 )
-from freshlens.workspace import Workspace
+from freshlens.workspace import Workspace, keep_until_exit
 
 if TYPE_CHECKING:
     from freshlens.index import ProjectIndex
@@ -205,8 +205,10 @@ def check(
     except TargetError as exc:
         print(f"freshlens: error: {exc}", file=sys.stderr)
         return 2
-    ws = Workspace(
-        targets.folders, vars=user_vars, env=dict(os.environ) if env_vars else None, render_cache=cache
+    ws = keep_until_exit(
+        Workspace(
+            targets.folders, vars=user_vars, env=dict(os.environ) if env_vars else None, render_cache=cache
+        )
     )
     ws.engine = engine
     if not (cache and ws.load_cached()):  # the last check's findings, when nothing changed since
@@ -256,7 +258,7 @@ def _project_index(path: str):  # type: ignore[no-untyped-def]
     except TargetError as exc:
         print(f"freshlens: error: {exc}", file=sys.stderr)
         return None, None
-    ws = Workspace([home])
+    ws = keep_until_exit(Workspace([home]))
     ws.load()
     proj = ws.projects.get(os.path.join(home, "dbt_project.yml"))
     if proj is None or proj.index is None:
@@ -396,13 +398,28 @@ def state_cmd(args: argparse.Namespace) -> int:
     return rc
 
 
+# Commands that only read: a program run of one ends with os._exit once its output is flushed (main).
+_QUICK_EXIT = frozenset({"check", "ls", "plan", "explain"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``freshlens`` command. Called with ``argv`` (tests, other Python code) it returns the exit
+    code; as the program (``argv`` None), a read-only command ends the process at once when done,
+    without freeing the project's index object by object (see :func:`keep_until_exit`)."""
     try:
-        return _main(argv)
+        rc = _main(argv)
     except BrokenPipeError:  # `freshlens check | head`: the reader left; end quietly, as cat does
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
         return 141  # 128 + SIGPIPE, what a shell reports for a command ended by a closed pipe
+    if argv is None and sys.argv[1:2] and sys.argv[1] in _QUICK_EXIT:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:
+            os._exit(141)
+        os._exit(rc)
+    return rc
 
 
 def freshness_cmd(args: argparse.Namespace, dbt_args: list[str]) -> int:
@@ -463,9 +480,16 @@ def freshness_pull_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _main(argv: Sequence[str] | None = None) -> int:
-    from freshlens.runner.command import split_dbt_args
+def split_dbt_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``run … -- DBT_ARGS``: (freshlens arguments, dbt arguments). For ``run`` and ``freshness refresh``."""
+    args = list(argv)
+    if (args[:1] == ["run"] or args[:2] == ["freshness", "refresh"]) and "--" in args:
+        i = args.index("--")
+        return args[:i], args[i + 1 :]
+    return args, []
 
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv, dbt_args = split_dbt_args(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     if args.cmd == "check":

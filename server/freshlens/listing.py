@@ -247,7 +247,7 @@ def ls_cmd(paths: list[str], fmt: str, vars_text: str, env_vars: bool = False) -
     import sys
 
     from freshlens.cli import _project_of
-    from freshlens.workspace import Workspace
+    from freshlens.workspace import Workspace, keep_until_exit
 
     try:
         user_vars = parse_vars(vars_text)
@@ -261,7 +261,7 @@ def ls_cmd(paths: list[str], fmt: str, vars_text: str, env_vars: bool = False) -
     roots = [os.path.normpath(os.path.abspath(p)) for p in paths]
     files = {r for r in roots if os.path.isfile(r)}
     folders = sorted({r if os.path.isdir(r) else _project_of(r) for r in roots})
-    ws = Workspace(folders, vars=user_vars, env=dict(os.environ) if env_vars else None)
+    ws = keep_until_exit(Workspace(folders, vars=user_vars, env=dict(os.environ) if env_vars else None))
     ws.load()
     projects = [p for _k, p in sorted(ws.projects.items()) if p.index is not None]
     if not projects:

@@ -1,10 +1,11 @@
 """State from the dbt platform: pull finished job runs' artifacts into the state store.
 
-``PlatformClient`` talks to the Administrative API v2 (list runs, download run artifacts) with retries;
-``pull_runs`` ingests every new run oldest first and remembers the last run pulled. See docs/state.md.
+``client.PlatformClient`` talks to the Administrative API v2 (list runs, download run artifacts) with
+retries; ``pull.pull_runs`` ingests every new run oldest first and remembers the last run pulled;
+``discovery`` reads an environment's source freshness. See docs/state.md.
+
+The package itself imports nothing: the CLI builds its argument parser from ``command`` on every
+start, and the HTTP client (httpx) is loaded only by the commands that talk to the platform.
 """
 
-from freshlens.platform.client import DEFAULT_HOST, PlatformClient, PlatformError
-from freshlens.platform.pull import PullReport, PullTarget, pull_runs
-
-__all__ = ["DEFAULT_HOST", "PlatformClient", "PlatformError", "PullReport", "PullTarget", "pull_runs"]
+DEFAULT_HOST = "https://cloud.getdbt.com"

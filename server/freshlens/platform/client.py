@@ -25,7 +25,6 @@ import httpx
 
 from freshlens.state import StateError
 
-DEFAULT_HOST = "https://cloud.getdbt.com"
 PAGE = 100  # the most the API returns per request
 MAX_RETRY_AFTER_S = 120.0
 

@@ -7,10 +7,12 @@ import json
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from freshlens.platform.client import DEFAULT_HOST, PlatformClient
-from freshlens.platform.pull import PullReport, PullTarget, pull_runs
-from freshlens.state import StateError, default_state_path, open_store, redact
+from freshlens.platform import DEFAULT_HOST
+
+if TYPE_CHECKING:
+    from freshlens.platform.pull import PullReport
 
 TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
 
@@ -44,6 +46,11 @@ def register(pull_sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def pull_cmd(args: argparse.Namespace) -> int:
+    # loaded here, not with the parser every command builds: the HTTP client and the state store
+    from freshlens.platform.client import PlatformClient
+    from freshlens.platform.pull import PullTarget, pull_runs
+    from freshlens.state import StateError, default_state_path, open_store, redact
+
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         print(

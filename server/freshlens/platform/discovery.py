@@ -32,7 +32,8 @@ from urllib.parse import urlparse
 
 import httpx
 
-from freshlens.platform.client import DEFAULT_HOST, PlatformError, send_retrying
+from freshlens.platform import DEFAULT_HOST
+from freshlens.platform.client import PlatformError, send_retrying
 from freshlens.state.artifacts import parse_timestamp
 from freshlens.state.freshness import ERROR, MEASURED, UNKNOWN, SourceFreshnessNow
 

@@ -10,8 +10,9 @@ duplicate keys are recorded (the last one wins, as in dbt).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import yaml
@@ -23,6 +24,8 @@ try:  # pragma: no cover - depends on how PyYAML was built
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+# libyaml's parser on its own (None without libyaml): events without PyYAML's generator around it
+_CParser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None)
 
 _constructor = yaml.constructor.SafeConstructor()
 
@@ -106,6 +109,9 @@ def _hashable(v: Any) -> bool:
 _resolver = yaml.resolver.Resolver()
 _TAG_CACHE: dict[str, str] = {}
 _VALUE_CACHE: dict[tuple[str, str], Any] = {}
+# a short plain scalar's text -> (its tag, its value): keys and small values repeat across files, and
+# every value of a plain scalar is immutable (str, int, float, bool, None, date), so one can be shared
+_PLAIN: dict[str, tuple[str, Any]] = {}
 
 
 def _plain_tag(value: str) -> str:
@@ -212,26 +218,49 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
             return
         top.own.append(YPair(key, node))
 
-    events: Iterable[Any] = yaml.parse(text, Loader=_Loader)
-    for count, ev in enumerate(events):
+    # libyaml's parser itself, event by event: PyYAML's yaml.parse() wraps it in a generator that
+    # asks twice per event (a quarter of the reading time of a large project's YAML, measured)
+    next_event: Callable[[], Any]
+    if _CParser is not None:
+        next_event = _CParser(text).get_event
+    else:  # pragma: no cover - PyYAML without libyaml
+        events: Iterator[Any] = iter(yaml.parse(text, Loader=_Loader))
+        next_event = partial(next, events, None)
+    scalar_event = yaml.ScalarEvent
+    new_span = tuple.__new__  # Span's own __new__ is a Python function: twice as slow, per scalar
+    plain = _PLAIN
+    count = 0
+    while True:
+        ev = next_event()
+        if ev is None:
+            break
         cls = ev.__class__
-        if count & 1023 == 1023 and time.monotonic() > deadline:
+        count += 1
+        if count & 1023 == 0 and time.monotonic() > deadline:
             raise limit(ev.start_mark, f"reading this file took over {MAX_PARSE_SECONDS:g} s")
-        if cls is yaml.ScalarEvent:
+        if cls is scalar_event:
             expanded += 1
             sm, em = ev.start_mark, ev.end_mark
             value = ev.value
-            if ev.tag is not None and ev.tag != "!":
-                tag = ev.tag
-            elif not ev.style and ev.implicit[0]:
-                tag = _plain_tag(value)
+            style = ev.style
+            etag = ev.tag
+            if etag is not None and etag != "!":
+                tag, constructed = etag, _construct(etag, value)
+            elif not style and ev.implicit[0]:
+                known = plain.get(value)
+                if known is None:
+                    tag = _plain_tag(value)
+                    known = (tag, _construct(tag, value))
+                    if len(value) < 64:
+                        plain[value] = known
+                tag, constructed = known
             else:
-                tag = _STR
+                tag, constructed = _STR, value
             node: YNode = YScalar(
-                _construct(tag, value),
-                Span(sm.line, sm.column, em.line, em.column),
+                constructed,
+                new_span(Span, (sm.line, sm.column, em.line, em.column)),
                 tag,
-                ev.style in ("'", '"'),
+                style == "'" or style == '"',
                 value,
             )
             if ev.anchor:
@@ -256,7 +285,7 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
             expanded += 1
             if len(stack) >= MAX_NESTING:
                 raise limit(sm, f"this YAML nests more than {MAX_NESTING} levels deep")
-            sp = Span(sm.line, sm.column, sm.line, sm.column)
+            sp = new_span(Span, (sm.line, sm.column, sm.line, sm.column))
             coll: YMap | YSeq = YMap([], sp) if cls is yaml.MappingStartEvent else YSeq([], sp)
             if ev.anchor:
                 anchors[ev.anchor] = coll
@@ -269,7 +298,7 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
                 sizes[frame.anchor] = expanded - frame.start + 1
             em = ev.end_mark
             sp = frame.node.span
-            frame.node.span = Span(sp.line, sp.col, em.line, em.column)
+            frame.node.span = new_span(Span, (sp.line, sp.col, em.line, em.column))
             _finish_map(frame)
             if dups is not None and frame.node.duplicates:  # type: ignore[union-attr]
                 dups.append(frame.node)  # type: ignore[arg-type]
@@ -281,7 +310,7 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
                 sizes[frame.anchor] = expanded - frame.start + 1
             em = ev.end_mark
             sp = frame.node.span
-            frame.node.span = Span(sp.line, sp.col, em.line, em.column)
+            frame.node.span = new_span(Span, (sp.line, sp.col, em.line, em.column))
             add(frame.node)
         elif cls is yaml.AliasEvent:
             got = anchors.get(ev.anchor)

@@ -82,6 +82,26 @@ def test_folder_scan_skips_tool_folders(tmp_path, capsys) -> None:  # type: igno
     assert "in 1 project(s)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("cmd", [["check", "--format", "json"], ["ls", "--format", "json"]])
+def test_a_program_run_ends_at_once_with_all_its_output_and_its_exit_code(
+    tmp_path: Path, cmd: list[str]
+) -> None:
+    """A read-only command run as a program ends with os._exit when done (the index is never freed):
+    everything it printed must still arrive, to a pipe (block-buffered) as to a terminal, with its code."""
+    files = {f"models/m{i}.sql": "select * from {{ ref('nope') }}" for i in range(300)}
+    _project(tmp_path, "p", files)
+    r = subprocess.run(
+        [sys.executable, "-m", "freshlens", *cmd], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    doc = json.loads(r.stdout)  # whole: a lost buffer would cut the JSON short
+    if cmd[0] == "check":
+        assert r.returncode == 1  # errors found
+        assert len(doc["diagnostics"]) == 300
+    else:
+        assert r.returncode == 0
+        assert len(doc["nodes"]) == 300
+
+
 @pytest.mark.parametrize("cmd", [["check", "--format", "json"], ["plan"]])
 def test_a_closed_pipe_ends_quietly(tmp_path: Path, cmd: list[str]) -> None:
     files = {f"models/m{i}.sql": "select * from {{ ref('nope') }}" for i in range(300)}

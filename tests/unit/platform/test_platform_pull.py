@@ -9,8 +9,8 @@ import pytest
 from platform_server import ACCOUNT, ENV, JOB, TOKEN, Fault, recorded_platform, serve_platform
 
 from freshlens.cli import main
-from freshlens.platform import PlatformClient, PlatformError, PullTarget, pull_runs
-from freshlens.platform.client import retry_after_seconds
+from freshlens.platform.client import PlatformClient, PlatformError, retry_after_seconds
+from freshlens.platform.pull import PullTarget, pull_runs
 from freshlens.state import StateStore
 
 

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from freshlens.cli import main
-from freshlens.runner.command import split_dbt_args
+from freshlens.cli import main, split_dbt_args
 from freshlens.runner.dbt import DbtError, find_dbt, resolve_dbt, shared_args, target_dir
 from freshlens.runner.selection import chunks, node_selectors
 from freshlens.state import StateStore
