@@ -179,8 +179,7 @@ class RunResults:
     results: tuple[RunResult, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFreshnessResult:
+class SourceFreshnessResult(NamedTuple):
     unique_id: str
     max_loaded_at: datetime | None
     snapshotted_at: datetime | None
@@ -605,9 +604,41 @@ def _freshness_status(r: _Reader, value: object, where: str) -> str:
     return status
 
 
+def _quick_freshness_result(raw: object) -> SourceFreshnessResult | None:
+    """A sources.json result of the usual shape, read without naming each field for messages (a plan
+    reads thousands); None for anything else, which the full reading below checks and explains."""
+    if type(raw) is not dict:
+        return None
+    uid, status, error = raw.get("unique_id"), raw.get("status"), raw.get("error")
+    loaded, taken = raw.get("max_loaded_at"), raw.get("snapshotted_at")
+    if type(uid) is not str or not uid.startswith("source.") or type(status) is not str:
+        return None
+    status = status.lower()
+    if status not in FRESHNESS_STATUSES or not (loaded is None or type(loaded) is str):
+        return None
+    if not (taken is None or type(taken) is str):
+        return None
+    try:
+        return SourceFreshnessResult(
+            uid,
+            None if loaded is None else parse_timestamp(loaded),
+            None if taken is None else parse_timestamp(taken),
+            status,
+            None if error is None else str(error),
+            "source",
+        )
+    except ValueError:
+        return None
+
+
 def _freshness_results(r: _Reader, data: JSONDict, with_resource_type: bool) -> list[SourceFreshnessResult]:
     results: list[SourceFreshnessResult] = []
     for i, raw in enumerate(r.array(data.get("results"), "results")):
+        if not with_resource_type:
+            quick = _quick_freshness_result(raw)
+            if quick is not None:
+                results.append(quick)
+                continue
         where = f"results[{i}]"
         res = r.obj(raw, where)
         uid = r.text(res.get("unique_id"), f"{where}.unique_id")

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlglot
 from sqlglot import exp
@@ -81,8 +81,7 @@ class SourceSpec:
         return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFreshnessNow:
+class SourceFreshnessNow(NamedTuple):
     unique_id: str
     max_loaded_at: datetime | None
     status: str  # MEASURED, ALWAYS_NEW, UNKNOWN, ERROR

@@ -80,8 +80,7 @@ class SourceObservation(NamedTuple):
         return self.snapshotted_at or self.generated_at
 
 
-@dataclass(frozen=True, slots=True)
-class SourceState:
+class SourceState(NamedTuple):
     unique_id: str
     source_name: str | None
     name: str | None

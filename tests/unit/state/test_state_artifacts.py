@@ -147,3 +147,40 @@ def test_corrupt_truncated_and_missing_files(artifacts: Path, tmp_path: Path) ->
     dump(tmp_path / "run_results.json", data)
     with pytest.raises(ArtifactError, match=r"results\[0\]\.timing\[1\]\.completed_at` is not an ISO-8601"):
         read_run_results(tmp_path / "run_results.json")
+
+
+def test_the_quick_reading_of_freshness_results_agrees_with_the_full_one(tmp_path: Path) -> None:
+    """Plans read sources.json results through a quick path; whatever it accepts must read exactly as
+    the full, field-by-field reading does, and anything unusual must be left to the full reading."""
+    from freshlens.state.artifacts import _freshness_results, _quick_freshness_result, _Reader
+
+    usual = [
+        {
+            "unique_id": "source.p.raw.a",
+            "max_loaded_at": "2026-12-01T10:00:00Z",
+            "snapshotted_at": "2026-12-01T10:05:00.123456+00:00",
+            "status": "pass",
+            "error": None,
+        },
+        {
+            "unique_id": "source.p.raw.b",
+            "max_loaded_at": "2026-12-01T10:00:00",
+            "snapshotted_at": None,
+            "status": "Warn",
+        },
+        {"unique_id": "source.p.raw.c", "status": "runtime error", "error": "relation does not exist"},
+    ]
+    reader = _Reader(tmp_path / "sources.json", "sources.json")
+    for raw in usual:
+        quick = _quick_freshness_result(raw)
+        full = _freshness_results(reader, {"results": [{**raw, "resource_type": "source"}]}, True)[0]
+        assert quick == full
+    odd = [
+        "not an object",
+        {"unique_id": 7, "status": "pass"},
+        {"unique_id": "source.p.raw.a", "status": "fresh"},
+        {"unique_id": "source.p.raw.a", "status": "pass", "max_loaded_at": 1700000000},
+        {"unique_id": "source.p.raw.a", "status": "pass", "max_loaded_at": "yesterday"},
+        {"unique_id": "model.p.m", "status": "pass"},
+    ]
+    assert [_quick_freshness_result(raw) for raw in odd] == [None] * len(odd)
