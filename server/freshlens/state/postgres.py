@@ -40,9 +40,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import tuple_row
 
 from freshlens.state.backend import redact, scrub
+from freshlens.state.ingest import _ts
 from freshlens.state.repair import BUSY_TIMEOUT_S, StateStoreError, VerifyReport
 from freshlens.state.snapshot import StateSnapshot
-from freshlens.state.store import _SCHEMA, SCHEMA_VERSION, StateStore, _now, _ts
+from freshlens.state.store import _SCHEMA, SCHEMA_VERSION, StateStore, _now
 
 CONNECT_TIMEOUT_S = 10
 LOCK_TIMEOUT_S = BUSY_TIMEOUT_S  # as long as an SQLite writer waits for another
