@@ -40,9 +40,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import tuple_row
 
 from freshlens.state.backend import redact, scrub
+from freshlens.state.ingest import _ts
 from freshlens.state.repair import BUSY_TIMEOUT_S, StateStoreError, VerifyReport
 from freshlens.state.snapshot import StateSnapshot
-from freshlens.state.store import _SCHEMA, SCHEMA_VERSION, StateStore, _now, _ts
+from freshlens.state.store import _SCHEMA, SCHEMA_VERSION, StateStore, _now
 
 CONNECT_TIMEOUT_S = 10
 LOCK_TIMEOUT_S = BUSY_TIMEOUT_S  # as long as an SQLite writer waits for another
@@ -81,6 +82,10 @@ def _rows(cursor: psycopg.Cursor[Any]) -> Callable[[Sequence[Any]], Row]:
     return lambda values: Row(index, values)
 
 
+def _placeholders(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
 class PgConnection:
     """The shared SQL on psycopg: ``?`` placeholders become ``%s`` (a literal ``%`` is doubled)."""
 
@@ -90,7 +95,13 @@ class PgConnection:
     def execute(self, sql: str, parameters: Sequence[Any] | None = None, /) -> psycopg.Cursor[Row]:
         if parameters is None:
             return self.raw.execute(sql)
-        return self.raw.execute(sql.replace("%", "%%").replace("?", "%s"), parameters)
+        return self.raw.execute(_placeholders(sql), parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Row]:
+        """One statement for every row of ``parameters``, pipelined: no round trip waited on per row."""
+        cur = self.raw.cursor()
+        cur.executemany(_placeholders(sql), parameters)
+        return cur
 
     def close(self) -> None:
         self.raw.close()

@@ -2,16 +2,10 @@
 
 A model reused (or not selected) in a later run does not appear as built in that run's artifacts, so
 the last real build of every node has to be remembered across runs. ``StateStore.ingest(dir)`` reads
-one run's artifacts directory and merges it in, in a single transaction:
-
-* ``run_results.json`` (+ the same run's ``manifest.json``, required with it): per node the last run's
-  status and message, and — for a ``success`` of a model, seed or snapshot — the build time
-  (``timing[execute].completed_at``) and the fingerprints of the code it was built from. Fusion's
-  ``reused`` results update the status and reason only. Results of commands that build nothing
-  (``dbt compile``, ``dbt docs generate``, ``dbt show`` …) are ignored: they report ``success`` too.
-* ``sources.json`` (optional, may be alone in the directory): one history row per source and run.
-  dbt v2's ``freshness.json`` is read the same way (its source results; model SLA results are not kept).
-* ``catalog.json`` (optional): whether each node's and source's relation exists, and its type.
+one run's artifacts directory — ``run_results.json`` with the same run's ``manifest.json``,
+``sources.json`` (or dbt v2's ``freshness.json``), ``catalog.json``, any of them optional but the
+manifest beside run results — validates all of it, then merges it in, in a single transaction; what
+each artifact writes into which table is :mod:`freshlens.state.ingest`'s part.
 
 Guarantees: ingesting the same artifacts twice changes nothing (keyed on invocation id + generated_at);
 an older run ingested after a newer one never moves a build time or a status backwards; a failure
@@ -54,7 +48,6 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -63,13 +56,11 @@ from typing import Any, TypeVar, cast
 from freshlens.state import repair
 from freshlens.state.archive import KeptEntry, RunArchive, runs_dir_for
 from freshlens.state.artifacts import (
-    BUILT_TYPES,
     ArtifactError,
     Catalog,
     Manifest,
     RunResults,
     SourcesArtifact,
-    canonical_json,
     parse_timestamp,
     read_catalog,
     read_freshness_artifact,
@@ -77,11 +68,9 @@ from freshlens.state.artifacts import (
     read_run_results,
 )
 from freshlens.state.backend import Connection, is_postgres_url, redact
-from freshlens.state.reading import (
-    fingerprint_to_json,
-    read_snapshot,
-    relation_to_json,
-)
+from freshlens.state.ingest import IngestReport as IngestReport  # re-exported: it lived here
+from freshlens.state.ingest import _ts, ingest_catalog, ingest_manifest, ingest_run, ingest_sources
+from freshlens.state.reading import read_snapshot
 from freshlens.state.repair import (
     BUSY_TIMEOUT_S,
     Damaged,
@@ -99,11 +88,6 @@ SCHEMA_VERSION = 2  # v2: the runs table (kept runs); a v1 store is upgraded in 
 STATE_DIR = ".freshlens"
 STATE_FILE = "state.db"
 _T = TypeVar("_T")
-
-# Commands whose run_results list nodes as "success" without building anything.
-NON_BUILDING_COMMANDS = frozenset(
-    {"compile", "generate", "docs", "show", "list", "ls", "parse", "debug", "run-operation", "freshness"}
-)
 
 # Source freshness artifacts of a run folder: dbt-core's / dbt source freshness', and dbt v2 dbt freshness'.
 FRESHNESS_FILES = ("sources.json", "freshness.json")
@@ -171,50 +155,9 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-@dataclass(slots=True)
-class IngestReport:
-    """What one ``ingest`` did, for the CLI to print."""
-
-    directory: str
-    invocation_ids: list[str] = field(default_factory=list)
-    read: list[str] = field(default_factory=list)  # artifact file names read
-    already_ingested: list[str] = field(default_factory=list)  # artifacts skipped as duplicates
-    built: int = 0  # successful builds recorded (newer than what the store knew)
-    reused: int = 0  # Fusion "reused" results
-    statuses: int = 0  # node statuses updated
-    source_observations: int = 0
-    relations: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.built or self.statuses or self.source_observations or self.relations)
-
-    def summary(self) -> str:
-        if not self.read or len(self.already_ingested) == len(self.read):
-            return f"{self.directory}: already ingested, nothing changed"
-        parts = [
-            f"{self.built} build(s) recorded",
-            f"{self.reused} reused",
-            f"{self.statuses} status(es) updated",
-            f"{self.source_observations} source observation(s)",
-            f"{self.relations} relation(s)",
-        ]
-        return f"{self.directory}: " + ", ".join(parts)
-
-
 def default_state_path(project_root: str | Path) -> Path:
     """``<project>/.freshlens/state.db``."""
     return Path(project_root) / STATE_DIR / STATE_FILE
-
-
-def _ts(value: datetime) -> str:
-    # Fixed-width UTC text so SQL string comparison orders like time.
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-def _opt_ts(value: datetime | None) -> str | None:
-    return None if value is None else _ts(value)
 
 
 def _parse_opt(value: str | None) -> datetime | None:
@@ -497,178 +440,22 @@ class StateStore:
         """Where the ingested runs came from (their folders, or the origins given to :meth:`ingest`)."""
         return {str(row[0]) for row in self._db.execute("SELECT DISTINCT source_dir FROM ingested")}
 
-    def _claim(self, kind: str, invocation_id: str, generated_at: datetime, source_dir: str) -> bool:
-        """Record that an artifact was ingested; False if it already was (idempotency)."""
-        cur = self._db.execute(
-            "INSERT INTO ingested (kind, invocation_id, generated_at, source_dir, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (kind, invocation_id, _ts(generated_at), source_dir, self._stamp or _ts(_now())),
-        )
-        return cur.rowcount == 1
+    # Each artifact's writes (freshlens.state.ingest), inside the transaction _ingest_dir opened.
+
+    def _ingest_stamp(self) -> str:
+        return self._stamp or _ts(_now())
 
     def _ingest_manifest(self, manifest: Manifest, report: IngestReport) -> None:
-        meta = manifest.meta
-        report.read.append("manifest.json")
-        if not self._claim("manifest", meta.invocation_id, meta.generated_at, report.directory):
-            report.already_ingested.append("manifest.json")
-            return
-        at = _ts(meta.generated_at)
-        for src in manifest.sources.values():
-            self._db.execute(
-                "INSERT INTO sources (unique_id, source_name, name, relation, loaded_at_field, loaded_at_query, "
-                "freshness, described_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (unique_id) DO UPDATE SET source_name = excluded.source_name, name = excluded.name, "
-                "relation = excluded.relation, loaded_at_field = excluded.loaded_at_field, "
-                "loaded_at_query = excluded.loaded_at_query, freshness = excluded.freshness, "
-                "described_at = excluded.described_at WHERE excluded.described_at >= sources.described_at",
-                (
-                    src.unique_id,
-                    src.source_name,
-                    src.name,
-                    canonical_json(relation_to_json(src.relation)),
-                    src.loaded_at_field,
-                    src.loaded_at_query,
-                    None if src.freshness is None else canonical_json(src.freshness),
-                    at,
-                ),
-            )
-        for node in manifest.nodes.values():
-            self._db.execute(
-                "INSERT INTO nodes (unique_id, resource_type, name, original_file_path, depends_on, described_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (unique_id) DO UPDATE SET "
-                "resource_type = excluded.resource_type, name = excluded.name, "
-                "original_file_path = excluded.original_file_path, depends_on = excluded.depends_on, "
-                "described_at = excluded.described_at "
-                "WHERE nodes.described_at IS NULL OR excluded.described_at >= nodes.described_at",
-                (
-                    node.unique_id,
-                    node.resource_type,
-                    node.name,
-                    node.original_file_path,
-                    json.dumps(list(node.fingerprint.depends_on_nodes)),
-                    at,
-                ),
-            )
+        ingest_manifest(self._db, manifest, report, self._ingest_stamp())
 
     def _ingest_run(self, run: RunResults, manifest: Manifest, report: IngestReport) -> None:
-        meta = run.meta
-        report.read.append("run_results.json")
-        report.invocation_ids.append(meta.invocation_id)
-        if not self._claim("run_results", meta.invocation_id, meta.generated_at, report.directory):
-            report.already_ingested.append("run_results.json")
-            return
-        if run.command in NON_BUILDING_COMMANDS:
-            report.notes.append(
-                f"run_results.json comes from `dbt {run.command}`, which builds nothing; its statuses were ignored."
-            )
-            return
-        cleared = self.cleared_at
-        if cleared is not None and meta.generated_at <= cleared:
-            report.notes.append(
-                f"run {meta.invocation_id} ran before the state was cleared ({_ts(cleared)}); its builds were ignored."
-            )
-            return
-        run_at = _ts(meta.generated_at)
-        unknown = 0
-        for res in run.results:
-            node = manifest.nodes.get(res.unique_id)
-            if node is None:
-                if res.unique_id.split(".", 1)[0] in BUILT_TYPES:
-                    unknown += 1
-                continue
-            self._db.execute(
-                "INSERT INTO nodes (unique_id, resource_type, name, original_file_path) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (node.unique_id, node.resource_type, node.name, node.original_file_path),
-            )
-            cur = self._db.execute(
-                "UPDATE nodes SET last_status = ?, last_message = ?, last_run_at = ?, last_invocation_id = ? "
-                "WHERE unique_id = ? AND (last_run_at IS NULL OR last_run_at <= ?)",
-                (res.status, res.message, run_at, meta.invocation_id, node.unique_id, run_at),
-            )
-            report.statuses += cur.rowcount
-            if res.status == "reused":
-                report.reused += 1
-            if res.status != "success" or node.resource_type not in BUILT_TYPES:
-                continue
-            built_at = _ts(res.completed_at or meta.generated_at)
-            cur = self._db.execute(
-                "UPDATE nodes SET last_success_at = ?, last_success_invocation_id = ?, fingerprint = ? "
-                "WHERE unique_id = ? AND (last_success_at IS NULL OR last_success_at < ?)",
-                (
-                    built_at,
-                    meta.invocation_id,
-                    fingerprint_to_json(node.fingerprint),
-                    node.unique_id,
-                    built_at,
-                ),
-            )
-            report.built += cur.rowcount
-        if unknown:
-            report.notes.append(
-                f"{unknown} result(s) name nodes missing from manifest.json; is the manifest from the same run?"
-            )
+        ingest_run(self._db, run, manifest, report, self._ingest_stamp(), self.cleared_at)
 
     def _ingest_sources(self, sources: SourcesArtifact, report: IngestReport, name: str) -> None:
-        meta = sources.meta
-        report.read.append(name)
-        if meta.invocation_id not in report.invocation_ids:
-            report.invocation_ids.append(meta.invocation_id)
-        kind = "freshness" if name == "freshness.json" else "sources"
-        if not self._claim(kind, meta.invocation_id, meta.generated_at, report.directory):
-            report.already_ingested.append(name)
-            return
-        # A model's SLA result never feeds build/reuse (spec dbt-v2-freshness.md S1-S5): keep sources only.
-        models = sum(1 for res in sources.results if res.resource_type != "source")
-        if models:
-            report.notes.append(
-                f"{name}: {models} model SLA result(s) not stored (they never decide a build)"
-            )
-        for res in sources.results:
-            if res.resource_type != "source":
-                continue
-            cur = self._db.execute(
-                "INSERT INTO source_observations (source_id, invocation_id, generated_at, "
-                "snapshotted_at, max_loaded_at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (
-                    res.unique_id,
-                    meta.invocation_id,
-                    _ts(meta.generated_at),
-                    _opt_ts(res.snapshotted_at),
-                    _opt_ts(res.max_loaded_at),
-                    res.status,
-                    res.error,
-                ),
-            )
-            report.source_observations += cur.rowcount
+        ingest_sources(self._db, sources, report, name, self._ingest_stamp())
 
     def _ingest_catalog(self, catalog: Catalog, manifest: Manifest | None, report: IngestReport) -> None:
-        meta = catalog.meta
-        report.read.append("catalog.json")
-        if not self._claim("catalog", meta.invocation_id, meta.generated_at, report.directory):
-            report.already_ingested.append("catalog.json")
-            return
-        observed: dict[str, tuple[int, str | None]] = {
-            uid: (1, entry.relation_type) for uid, entry in catalog.entries.items()
-        }
-        if manifest is not None:
-            # A relation dbt knows about but the warehouse did not list is missing (D12).
-            for node in manifest.nodes.values():
-                if node.resource_type in BUILT_TYPES and node.fingerprint.materialized != "ephemeral":
-                    observed.setdefault(node.unique_id, (0, None))
-            for uid in manifest.sources:
-                observed.setdefault(uid, (0, None))
-        at = _ts(meta.generated_at)
-        for uid, (exists, rtype) in observed.items():
-            cur = self._db.execute(
-                "INSERT INTO relations (unique_id, relation_exists, relation_type, observed_at, invocation_id) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (unique_id) DO UPDATE SET "
-                "relation_exists = excluded.relation_exists, relation_type = excluded.relation_type, "
-                "observed_at = excluded.observed_at, invocation_id = excluded.invocation_id "
-                "WHERE excluded.observed_at >= relations.observed_at",
-                (uid, exists, rtype, at, meta.invocation_id),
-            )
-            report.relations += cur.rowcount
+        ingest_catalog(self._db, catalog, manifest, report, self._ingest_stamp())
 
     # -------------------------------------------------------------------------------------- clear
 
