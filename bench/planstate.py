@@ -124,7 +124,9 @@ def _time_plan(
 ) -> tuple[float, dict[str, int], int]:
     _CACHE.clear()
     t0 = time.perf_counter()
-    res = run_plan(idx, PlanOptions(state=target, sources=sources, regime="sao"), texts)
+    res = run_plan(
+        idx, PlanOptions(state=target, sources=sources, regime="sao"), texts, kept=True
+    )  # as run does
     to_build = [uid for uid, d in res.decisions.items() if d.action in (BUILD, UNKNOWN)]  # DAG order
     parts = chunks(node_selectors(idx, to_build))
     elapsed = time.perf_counter() - t0

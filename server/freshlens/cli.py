@@ -279,7 +279,7 @@ def _plan(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if idx is None:
         return None, None, 2
     texts = {p: v.text for p, v in ws.cache.items()}
-    res = run_plan(idx, PlanOptions(args.state, args.sources, args.live, at, args.regime), texts)
+    res = run_plan(idx, PlanOptions(args.state, args.sources, args.live, at, args.regime), texts, kept=True)
     for prob in res.problems:
         print(f"freshlens: warning: {prob}", file=sys.stderr)
     return idx, res, 0

@@ -26,6 +26,23 @@ def _sha(text: str) -> str:
 _SNAPSHOT_BLOCK = re.compile(r"\{%-?\s*snapshot\s+(\w+)\s*-?%\}(.*?)\{%-?\s*endsnapshot\s*-?%\}", re.DOTALL)
 
 
+_RAW_SHAS: dict[str, str] = {}  # a model file's text -> the sha256 of its raw_code (its stripped text)
+
+
+def _raw_sha(node: Node, file_text: str) -> str:
+    """sha256 of ``raw_code(node, file_text)``, remembered per file text for models: the text objects
+    live as long as the files are unchanged, their hash is cached in them, so a re-plan neither strips
+    nor hashes them again (a snapshot's raw_code depends on its block: computed each time)."""
+    if node.resource_type == "snapshot":
+        return _sha(raw_code(node, file_text))
+    got = _RAW_SHAS.get(file_text)
+    if got is None:
+        if len(_RAW_SHAS) > 50_000:
+            _RAW_SHAS.clear()
+        got = _RAW_SHAS[file_text] = _sha(file_text.strip())
+    return got
+
+
 def raw_code(node: Node, file_text: str) -> str:
     """What dbt stores as ``raw_code``: the stripped file, or a snapshot block's body."""
     if node.resource_type == "snapshot":
@@ -62,9 +79,9 @@ def code_change(
     fp = ns.fingerprint
     if fp is None or file_text is None:
         return "", False
-    raw = raw_code(node, file_text)
     body = ""  # a cosmetic body edit: reported only when nothing below changed
-    if _sha(raw) != fp.raw_code_sha256:
+    if _raw_sha(node, file_text) != fp.raw_code_sha256:
+        raw = raw_code(node, file_text)
         if _sha(normalised_code(raw)) == fp.normalised_code_sha256:
             body = "comments/whitespace only"
         elif callable(recorded):  # fetched only now: the last build's code is read when needed
@@ -89,10 +106,9 @@ def code_change(
     for eid, h in fp.ephemeral_code:
         enode = index.nodes.get(eid) if index is not None else None
         etext = texts.get(enode.path) if enode is not None and enode.path and texts is not None else None
-        if enode is not None and etext is not None:
-            eraw = raw_code(enode, etext)
-            if _sha(eraw) != h:  # its SQL is inlined here: any edit changes this model's compiled SQL
-                return f"ephemeral parent {enode.name}", False
+        # its SQL is inlined here: any edit changes this model's compiled SQL
+        if enode is not None and etext is not None and _raw_sha(enode, etext) != h:
+            return f"ephemeral parent {enode.name}", False
     for mid, h in fp.macro_hashes:
         cur = macros.get(mid)
         if cur is not None and cur != h:

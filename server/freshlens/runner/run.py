@@ -200,7 +200,7 @@ def execute(opts: RunOptions, log: Log) -> RunReport:
             open_store(state_path).close()
         except StateError as exc:
             raise RunError(str(exc)) from None
-    res: PlanResult = run_plan(idx, PlanOptions(state=state_path, regime=opts.regime), texts)
+    res: PlanResult = run_plan(idx, PlanOptions(state=state_path, regime=opts.regime), texts, kept=True)
     report.regime = res.regime
     for prob in res.problems:
         if prob.startswith("state not found"):

@@ -84,7 +84,9 @@ from freshlens.state.repair import (
 )
 from freshlens.state.snapshot import StateSnapshot
 
-SCHEMA_VERSION = 2  # v2: the runs table (kept runs); a v1 store is upgraded in place
+# v2: the runs table (kept runs). v3: fingerprints written as JSON arrays (reading.fingerprint_to_json);
+# rows written before stay objects and are read as such. An older SQLite store is upgraded in place.
+SCHEMA_VERSION = 3
 STATE_DIR = ".freshlens"
 STATE_FILE = "state.db"
 _T = TypeVar("_T")

@@ -312,6 +312,32 @@ def test_r15_real_run_added_column_is_explained_from_the_runs_manifest(tmp_path:
     ), child.notes
 
 
+def test_only_a_plan_kept_to_the_end_of_its_process_is_frozen_out_of_the_cycle_collector(
+    tmp_path: Path,
+) -> None:
+    """``freshlens run`` and the CLI keep their plan until they exit and freeze it (the collector's
+    first pass over it cost ~40 ms at 10,000 models); the language server plans again and again and
+    must not: what it froze would never be collected."""
+    import gc
+
+    shutil.copytree(ART / "tiny_project", tmp_path, dirs_exist_ok=True)
+    ws = Workspace([str(tmp_path)])
+    ws.load()
+    (proj,) = ws.projects.values()
+    assert proj.index is not None
+    texts = {n.path: Path(n.path).read_text(encoding="utf-8") for n in proj.index.nodes.values() if n.path}
+    opts = PlanOptions(state=str(ART / "run1"), regime="dbt-state", at=NOW)
+    gc.unfreeze()
+    try:
+        run_plan(proj.index, opts, texts)
+        assert gc.get_freeze_count() == 0 and gc.isenabled()
+        kept = run_plan(proj.index, opts, texts, kept=True)
+        assert gc.get_freeze_count() > 0 and gc.isenabled()
+        assert kept.decisions
+    finally:
+        gc.unfreeze()
+
+
 def test_recorded_code_keeps_only_the_code_of_the_last_build(tmp_path: Path) -> None:
     sc = edited(tmp_path, LAYOUT_ONLY)
     uid = sc.uid("m")

@@ -177,14 +177,15 @@ def test_migrate_moves_an_older_schema_forward_only_when_asked(
         store.ingest(ARTIFACTS / "run1")
     _downgrade(url, 1)
     with pytest.raises(
-        StateStoreError, match=r"schema v1; this freshlens needs v2\. Run `freshlens state migrate"
+        StateStoreError,
+        match=rf"schema v1; this freshlens needs v{SCHEMA_VERSION}\. Run `freshlens state migrate",
     ):
         open_store(url)
     assert rows(url, "select to_regclass('runs') is null") == [(True,)]  # not migrated behind our back
     assert main(["plan", str(ARTIFACTS / "tiny_project"), "--state", url]) == 0
     assert "freshlens state migrate" in capsys.readouterr().err
     assert main(["state", "migrate", "--state", url]) == 0
-    assert "migrated the schema from v1 to v2" in capsys.readouterr().out
+    assert f"migrated the schema from v1 to v{SCHEMA_VERSION}" in capsys.readouterr().out
     assert main(["state", "migrate", "--state", url]) == 0
     assert "nothing to migrate" in capsys.readouterr().out
     with open_store(url) as store:
@@ -206,11 +207,11 @@ def test_migrate_on_sqlite_is_a_no_op_when_current_and_upgrades_a_v1_file(
     with open_store(db) as store:
         store.ingest(ARTIFACTS / "run1")
     assert main(["state", "migrate", "--state", str(db)]) == 0
-    assert "schema v2 is current; nothing to migrate" in capsys.readouterr().out
+    assert f"schema v{SCHEMA_VERSION} is current; nothing to migrate" in capsys.readouterr().out
     with sqlite3.connect(db) as con:
         con.execute("update meta set value = '1' where key = 'schema_version'")
     assert main(["state", "migrate", "--state", str(db)]) == 0
-    assert "migrated the schema from v1 to v2" in capsys.readouterr().out
+    assert f"migrated the schema from v1 to v{SCHEMA_VERSION}" in capsys.readouterr().out
 
 
 def test_a_database_with_foreign_tables_is_not_taken_over(pg_dsn: Callable[[], str]) -> None:

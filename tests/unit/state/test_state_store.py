@@ -227,6 +227,46 @@ def test_newer_schema_and_non_database_files(tmp_path: Path) -> None:
         StateStore(junk)
 
 
+def test_a_v2_store_with_named_fingerprints_reads_the_same_after_the_upgrade(
+    artifacts: Path, tmp_path: Path
+) -> None:
+    """Schema v3 writes fingerprints as arrays; a v2 store's rows are objects with named fields. Opening
+    it upgrades it in place without rewriting them, and its snapshot is exactly what it was."""
+    import json
+
+    from freshlens.state.artifacts import NodeFingerprint
+
+    db = tmp_path / "s.db"
+    with StateStore(db) as store:
+        store.ingest(copy_run("run1", tmp_path / "run1"))
+        before = store.snapshot()
+    con = sqlite3.connect(db)
+    stored = con.execute("select unique_id, fingerprint from nodes where fingerprint is not null").fetchall()
+    assert stored and all(text.startswith("[") for _uid, text in stored)  # v3 writes arrays
+    for uid, text in stored:  # what freshlens wrote at v2: the fields by name
+        values = dict(zip(NodeFingerprint._fields, json.loads(text), strict=True))
+        values["relation"] = dict(
+            zip(("database", "schema", "identifier", "relation_name"), values["relation"], strict=True)
+        )
+        con.execute("update nodes set fingerprint = ? where unique_id = ?", (json.dumps(values), uid))
+    con.execute("update meta set value = '2' where key = 'schema_version'")
+    con.commit()
+    con.close()
+    with StateStore(db) as store:
+        assert store.migrated_from == 2
+        after = store.snapshot()
+    assert after.nodes == before.nodes
+    con = sqlite3.connect(db)
+    assert con.execute("select value from meta where key = 'schema_version'").fetchone() == (
+        str(SCHEMA_VERSION),
+    )
+    assert all(
+        t.startswith("{")
+        for (t,) in con.execute("select fingerprint from nodes where fingerprint is not null")
+    )
+    con.close()
+
+
 def test_load_state_directory_is_in_memory(artifacts: Path, tmp_path: Path) -> None:
     run = copy_run("run2", tmp_path / "run2")
     snap = load_state(run)
