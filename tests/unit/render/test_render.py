@@ -176,6 +176,28 @@ def test_sandbox_refuses_files_internals_and_runaway_loops(project) -> None:  # 
     assert "no loader" in got["inc.sql"], got["inc.sql"]
 
 
+def test_a_loop_whose_filter_never_lets_an_item_through_is_still_cut(project) -> None:  # type: ignore[no-untyped-def]
+    """The budget counts in the templates themselves: a loop body, and every item a loop's ``if``
+    looks at, so an endless loop with nothing in its body, or whose filter drops every item, ends."""
+    root = project(
+        {
+            "dbt_project.yml": PROJECT,
+            "models/a.sql": "{% for i in modules.itertools.count() if i < 0 %}{% endfor %}\n{{ ref(var('x')) }}",
+            "models/b.sql": "{% for i in modules.itertools.count() %}{% endfor %}\n{{ ref(var('x')) }}",
+            "models/c.sql": "{% for i in range(3) if i > 0 %}{{ ref('c' ~ i) }}{% endfor %}",
+            "models/c1.sql": "select 1",
+            "models/c2.sql": "select 2",
+        }
+    )
+    t = time.monotonic()
+    ws = load(root)
+    assert time.monotonic() - t < 10
+    got = {Path(f.loc.path).name: f.message for f in codes(ws, "FL012")}
+    assert set(got) == {"a.sql", "b.sql"}
+    assert all("template steps" in m for m in got.values()), got
+    assert parents(ws, "c") == ["model.p.c1", "model.p.c2"]  # a filtered loop renders as before
+
+
 def test_a_runaway_render_costs_bounded_time(project) -> None:  # type: ignore[no-untyped-def]
     root = project(
         {
