@@ -30,12 +30,11 @@ MAX_RENDER_STEPS = 200_000
 # Wall-clock budget of one render, checked every 64 steps (same reasoning as MAX_PARSE_SECONDS).
 MAX_RENDER_SECONDS = 2.0
 
-# Code objects of templates compiled here carry one of these file names, so the budget tracer and
-# the call-site lookup can tell template frames from Python frames.
+# Code objects of templates compiled here carry one of these file names, so the call-site lookup
+# and error positions can tell template frames from Python frames.
 NODE_FILE = "<freshlens-node>"
 MACRO_FILE = "<freshlens-macro>"
 STRING_FILE = "<freshlens-string>"
-_TEMPLATE_FILES = frozenset({NODE_FILE, MACRO_FILE, STRING_FILE})
 
 
 class RenderError(Exception):
