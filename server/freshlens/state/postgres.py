@@ -296,7 +296,8 @@ class PgStateStore(StateStore):
             return super()._snapshot()
 
     def _tuples(self, sql: str) -> Iterable[Sequence[Any]]:
-        return self._raw.cursor(row_factory=tuple_row).execute(sql)
+        # fetchall converts the rows in one call; iterating the cursor costs a Python call per row
+        return self._raw.cursor(row_factory=tuple_row).execute(sql).fetchall()
 
     def record_runner_run(self, *args: Any, **kwargs: Any) -> int:
         return self._guard(lambda: super(PgStateStore, self).record_runner_run(*args, **kwargs))
