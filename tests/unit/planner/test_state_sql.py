@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from freshlens.index import ProjectIndex
 from freshlens.planner.core import BUILD, REUSE
 from freshlens.planner.gather import PlanOptions, recorded_code, run_plan
 from freshlens.state import StateStore
@@ -290,17 +291,23 @@ def test_sao_d4_a_table_alias_rename_is_a_code_change(tmp_path: Path) -> None:
 ART = Path(__file__).resolve().parents[2] / "fixtures" / "artifacts"
 
 
-def test_r15_real_run_added_column_is_explained_from_the_runs_manifest(tmp_path: Path) -> None:
-    """Run 1's manifest.json holds the SQL stg_orders was built from; the project now adds `status`,
-    which customer_orders does not read (fixtures/artifacts README)."""
-    shutil.copytree(ART / "tiny_project", tmp_path, dirs_exist_ok=True)
-    ws = Workspace([str(tmp_path)])
+def _tiny_project(root: Path) -> tuple[ProjectIndex, dict[str, str]]:
+    """fixtures/artifacts/tiny_project copied to ``root``, indexed, with its files' texts."""
+    shutil.copytree(ART / "tiny_project", root, dirs_exist_ok=True)
+    ws = Workspace([str(root)])
     ws.load()
     (proj,) = ws.projects.values()
     assert proj.index is not None
     texts = {n.path: Path(n.path).read_text(encoding="utf-8") for n in proj.index.nodes.values() if n.path}
+    return proj.index, texts
+
+
+def test_r15_real_run_added_column_is_explained_from_the_runs_manifest(tmp_path: Path) -> None:
+    """Run 1's manifest.json holds the SQL stg_orders was built from; the project now adds `status`,
+    which customer_orders does not read (fixtures/artifacts README)."""
+    index, texts = _tiny_project(tmp_path)
     opts = PlanOptions(state=str(ART / "run1"), regime="dbt-state", at=NOW)
-    res = run_plan(proj.index, opts, texts)
+    res = run_plan(index, opts, texts)
     assert res.problems == []
     by_name = {d.name: d for d in res.decisions.values()}
     expect(by_name["stg_orders"], BUILD, "query changed", "STATE R14")
@@ -320,18 +327,13 @@ def test_only_a_plan_kept_to_the_end_of_its_process_is_frozen_out_of_the_cycle_c
     must not: what it froze would never be collected."""
     import gc
 
-    shutil.copytree(ART / "tiny_project", tmp_path, dirs_exist_ok=True)
-    ws = Workspace([str(tmp_path)])
-    ws.load()
-    (proj,) = ws.projects.values()
-    assert proj.index is not None
-    texts = {n.path: Path(n.path).read_text(encoding="utf-8") for n in proj.index.nodes.values() if n.path}
+    index, texts = _tiny_project(tmp_path)
     opts = PlanOptions(state=str(ART / "run1"), regime="dbt-state", at=NOW)
     gc.unfreeze()
     try:
-        run_plan(proj.index, opts, texts)
+        run_plan(index, opts, texts)
         assert gc.get_freeze_count() == 0 and gc.isenabled()
-        kept = run_plan(proj.index, opts, texts, kept=True)
+        kept = run_plan(index, opts, texts, kept=True)
         assert gc.get_freeze_count() > 0 and gc.isenabled()
         assert kept.decisions
     finally:
