@@ -112,6 +112,7 @@ _VALUE_CACHE: dict[tuple[str, str], Any] = {}
 # a short plain scalar's text -> (its tag, its value): keys and small values repeat across files, and
 # every value of a plain scalar is immutable (str, int, float, bool, None, date), so one can be shared
 _PLAIN: dict[str, tuple[str, Any]] = {}
+_PLAIN_MAX = 200_000  # a few MB at most; a 10,000-model project has ~25,000 distinct ones
 
 
 def _plain_tag(value: str) -> str:
@@ -252,6 +253,8 @@ def _build(text: str, dups: list[YMap] | None) -> YNode | None:
                     tag = _plain_tag(value)
                     known = (tag, _construct(tag, value))
                     if len(value) < 64:
+                        if len(plain) >= _PLAIN_MAX:  # bounded in a long-lived server
+                            plain.clear()
                         plain[value] = known
                 tag, constructed = known
             else:
