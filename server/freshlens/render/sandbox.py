@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from itertools import chain, islice
 from types import CodeType, FrameType
 from typing import Any
@@ -199,7 +200,9 @@ class _Budget:
         self.deadline = time.monotonic() + MAX_RENDER_SECONDS
 
 
-_current: _Budget | None = None  # the budget of the render going on, if any (renders do not overlap)
+# the budget of the render going on in this thread or task, if any (a trace function, which this
+# replaces, was per thread too)
+_CURRENT: ContextVar[_Budget | None] = ContextVar("freshlens_render_budget", default=None)
 STEP = "__freshlens_step__"  # the name the budget's counter has in every compiled template
 
 
@@ -208,7 +211,7 @@ def _step() -> bool:
 
     Compiled into the templates themselves (:meth:`_Sandbox._parse`): a trace function did this before,
     and was called for every Python frame of every render, 40% of a render's time."""
-    b = _current
+    b = _CURRENT.get()
     if b is not None:
         b.steps += 1
         if b.steps > MAX_RENDER_STEPS:
@@ -245,13 +248,11 @@ def _with_steps(tree: nodes.Template) -> nodes.Template:
 def budget() -> Iterator[None]:
     """Count the steps of the render inside (see MAX_RENDER_STEPS); raise ``BudgetExceeded`` past the
     limits. A render inside a render (a YAML value rendered while a model renders) has its own."""
-    global _current
-    outer = _current
-    _current = _Budget()
+    token = _CURRENT.set(_Budget())
     try:
         yield
     finally:
-        _current = outer
+        _CURRENT.reset(token)
 
 
 def call_site_line(template: Template) -> int | None:

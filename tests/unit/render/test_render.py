@@ -358,3 +358,23 @@ def test_modules_never_reach_the_operating_system(project, tmp_path) -> None:  #
     got = {Path(f.loc.path).name for f in codes(ws, "FL012")}
     assert got == {"esc.sql", "tz.sql"}
     assert parents(ws, "ok") == ["model.p.a"]
+
+
+def test_the_render_budget_belongs_to_its_thread() -> None:
+    """A render's step count is its own: another thread (the server's executor) sees no budget of it,
+    as with the per-thread trace function the counter replaced, and a finished render leaves none."""
+    import threading
+
+    from freshlens.render import sandbox
+
+    seen: list[object] = []
+    with sandbox.budget():
+        mine = sandbox._CURRENT.get()
+        worker = threading.Thread(target=lambda: seen.append(sandbox._CURRENT.get()))
+        worker.start()
+        worker.join()
+        with sandbox.budget():  # a YAML value rendered inside a render has its own
+            assert sandbox._CURRENT.get() is not mine
+        assert sandbox._CURRENT.get() is mine
+    assert seen == [None]
+    assert sandbox._CURRENT.get() is None
