@@ -39,7 +39,8 @@ def _raw_sha(node: Node, file_text: str) -> str:
     if got is None:
         if len(_RAW_SHAS) > 50_000:
             _RAW_SHAS.clear()
-        got = _RAW_SHAS[file_text] = _sha(file_text.strip())
+        # hashed here, not through _sha: that would keep a stripped copy of every file as its key too
+        got = _RAW_SHAS[file_text] = hashlib.sha256(file_text.strip().encode("utf-8")).hexdigest()
     return got
 
 
