@@ -33,7 +33,7 @@ from freshlens.project.files import (
     parse_sql_file,
 )
 from freshlens.project.reading import read_project_file, read_text
-from freshlens.project.yamlpos import YamlError, YMap, YScalar, parse_yaml
+from freshlens.project.yamlpos import YMap, YScalar
 from freshlens.render import cache as rcache
 
 log = logging.getLogger(__name__)
@@ -557,13 +557,7 @@ def profile_target(project_dir: str, profile: str | None) -> dict[str, Any]:
     """
     if not profile:
         return {}
-    for c in discovery.profiles_files(project_dir):
-        try:
-            node = parse_yaml(read_text(c))
-        except (OSError, YamlError, UnicodeDecodeError):
-            continue
-        if not isinstance(node, YMap):
-            continue
+    for node in discovery.profiles_documents(project_dir):
         prof = node.get(profile)
         if not isinstance(prof, YMap):
             continue

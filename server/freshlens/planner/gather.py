@@ -157,17 +157,10 @@ def live_target(project_dir: str, profile: str | None) -> dict[str, Any] | None:
     (or the only one) in ``profiles.yml`` where dbt looks (the project, ``DBT_PROFILES_DIR``,
     ``~/.dbt``), at ``DBT_TARGET`` or its ``target:``; values are as written (Jinja included), for the
     warehouse's reader."""
-    from freshlens.project.discovery import profiles_files
-    from freshlens.project.reading import read_text
-    from freshlens.project.yamlpos import YamlError, YMap, YScalar, parse_yaml
+    from freshlens.project.discovery import profiles_documents
+    from freshlens.project.yamlpos import YMap, YScalar
 
-    for c in profiles_files(project_dir):
-        try:
-            node = parse_yaml(read_text(c))
-        except (OSError, YamlError, UnicodeDecodeError):
-            continue
-        if not isinstance(node, YMap):
-            continue
+    for node in profiles_documents(project_dir):
         profiles = [p for p in node.items if isinstance(p.value, YMap) and p.key.value != "config"]
         chosen = [p for p in profiles if p.key.value == profile] or (profiles if len(profiles) == 1 else [])
         for p in chosen:

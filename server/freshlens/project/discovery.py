@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from freshlens.project.reading import read_bytes
+from freshlens.project.reading import read_bytes, read_text
+from freshlens.project.yamlpos import YamlError, YMap, parse_yaml
 
 SKIP_DIRS = {".git", "node_modules", "target", "logs", ".venv", "venv", "__pycache__", ".freshlens", ".tox"}
 
@@ -208,6 +210,18 @@ def profiles_files(project_dir: str) -> list[str]:
         out.append(os.path.join(env, "profiles.yml"))
     out.append(os.path.join(os.path.expanduser("~"), ".dbt", "profiles.yml"))
     return out
+
+
+def profiles_documents(project_dir: str) -> Iterator[YMap]:
+    """Each ``profiles.yml`` of :func:`profiles_files` that reads as a mapping, parsed, in dbt's order;
+    a missing, unreadable or malformed one is passed over (the one after it may hold the profile)."""
+    for path in profiles_files(project_dir):
+        try:
+            node = parse_yaml(read_text(path))
+        except (OSError, YamlError, UnicodeDecodeError):
+            continue
+        if isinstance(node, YMap):
+            yield node
 
 
 def installed_packages(project_dir: str, install_path: str) -> list[str]:
