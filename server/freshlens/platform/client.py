@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -27,6 +27,7 @@ from freshlens.state import StateError
 
 PAGE = 100  # the most the API returns per request
 MAX_RETRY_AFTER_S = 120.0
+PULL_AGAIN = "Try again later; runs pulled so far are kept and the next pull continues from there."
 
 
 class PlatformError(StateError):
@@ -62,7 +63,7 @@ def send_retrying(
     timeout: float,
     sleep: Callable[[float], None],
     missing_ok: bool = False,
-    then: str = "Try again later; runs pulled so far are kept and the next pull continues from there.",
+    then: str = PULL_AGAIN,
 ) -> httpx.Response | None:
     """``send()`` until it is answered: 429, 5xx, timeouts and connection errors are retried with
     exponential backoff (``Retry-After`` honoured, capped); another 4xx raises ``refused(status, what)``;
@@ -94,7 +95,60 @@ def send_retrying(
         attempt += 1
 
 
-class PlatformClient:
+class ApiClient:
+    """What the platform's clients share: one httpx client carrying the token, the retry settings, and
+    sending through :func:`send_retrying` with the client's own ``where`` and refusal messages."""
+
+    where = "dbt platform"  # how messages name the API; each client says which one and where
+
+    def __init__(
+        self,
+        headers: dict[str, str],
+        *,
+        base_url: str = "",
+        timeout: float,
+        retries: int,
+        backoff: float,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.timeout, self.retries, self.backoff, self._sleep = timeout, retries, backoff, sleep
+        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, follow_redirects=True)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _refused(self, status: int, what: str) -> str:
+        return f"{self.where}: HTTP {status} while {what}"
+
+    def _send(
+        self,
+        send: Callable[[], httpx.Response],
+        what: str,
+        *,
+        missing_ok: bool = False,
+        then: str = PULL_AGAIN,
+    ) -> httpx.Response | None:
+        return send_retrying(
+            send,
+            what=what,
+            where=self.where,
+            refused=self._refused,
+            retries=self.retries,
+            backoff=self.backoff,
+            timeout=self.timeout,
+            sleep=self._sleep,
+            missing_ok=missing_ok,
+            then=then,
+        )
+
+
+class PlatformClient(ApiClient):
     """Administrative API v2 for one account. ``host`` is the account's access URL."""
 
     def __init__(
@@ -112,43 +166,23 @@ class PlatformClient:
             host = "https://" + host
         self.host = host.rstrip("/")
         self.account_id = account_id
-        self.retries = retries
-        self.backoff = backoff
-        self._sleep = sleep
-        self._http = httpx.Client(
+        self.where = f"dbt platform at {self.host}"
+        super().__init__(
+            {"Authorization": f"Token {token}", "Accept": "application/json"},
             base_url=f"{self.host}/api/v2/accounts/{account_id}",
-            headers={"Authorization": f"Token {token}", "Accept": "application/json"},
             timeout=timeout,
-            follow_redirects=True,
+            retries=retries,
+            backoff=backoff,
+            sleep=sleep,
         )
-        self.timeout = timeout
         self.page_size = PAGE
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> PlatformClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------------------------ requests
 
     def _get(
         self, path: str, params: dict[str, str | int], what: str, missing_ok: bool = False
     ) -> httpx.Response | None:
-        return send_retrying(
-            lambda: self._http.get(path, params=params),
-            what=what,
-            where=f"dbt platform at {self.host}",
-            refused=self._refused,
-            retries=self.retries,
-            backoff=self.backoff,
-            timeout=self.timeout,
-            sleep=self._sleep,
-            missing_ok=missing_ok,
-        )
+        return self._send(lambda: self._http.get(path, params=params), what, missing_ok=missing_ok)
 
     def _refused(self, status: int, what: str) -> str:
         where = f"dbt platform at {self.host}, account {self.account_id}"

@@ -30,10 +30,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
-
 from freshlens.platform import DEFAULT_HOST
-from freshlens.platform.client import PlatformError, send_retrying
+from freshlens.platform.client import ApiClient, PlatformError
 from freshlens.state.artifacts import parse_timestamp
 from freshlens.state.freshness import ERROR, MEASURED, UNKNOWN, SourceFreshnessNow
 
@@ -76,7 +74,7 @@ def metadata_url(host: str) -> str:
     return f"{u.scheme}://{meta}{port}/graphql"
 
 
-class DiscoveryClient:
+class DiscoveryClient(ApiClient):
     def __init__(
         self,
         url: str,
@@ -88,24 +86,17 @@ class DiscoveryClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url
-        self.timeout, self.retries, self.backoff, self._sleep = timeout, retries, backoff, sleep
-        self._http = httpx.Client(
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        self.where = f"dbt platform Discovery API at {url}"
+        super().__init__(
+            {"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=timeout,
-            follow_redirects=True,
+            retries=retries,
+            backoff=backoff,
+            sleep=sleep,
         )
 
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> DiscoveryClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _refused(self, status: int, what: str) -> str:
-        where = f"dbt platform Discovery API at {self.url}"
+        where = self.where
         if status in (401, 403):
             return (
                 f"{where}: the token in DBT_CLOUD_API_TOKEN was refused ({status}) while {what}. The Discovery "
@@ -115,15 +106,9 @@ class DiscoveryClient:
         return f"{where}: HTTP {status} while {what}; check --metadata-url and --environment-id."
 
     def _post(self, variables: dict[str, Any], what: str) -> dict[str, Any]:
-        resp = send_retrying(
+        resp = self._send(
             lambda: self._http.post(self.url, json={"query": QUERY, "variables": variables}),
-            what=what,
-            where=f"dbt platform Discovery API at {self.url}",
-            refused=self._refused,
-            retries=self.retries,
-            backoff=self.backoff,
-            timeout=self.timeout,
-            sleep=self._sleep,
+            what,
             then="Try again later; the previous current freshness is kept.",
         )
         assert resp is not None
