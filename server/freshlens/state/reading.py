@@ -115,10 +115,6 @@ def fingerprint_from_value(v: Any) -> NodeFingerprint:
     )
 
 
-def fingerprint_from_json(text: str) -> NodeFingerprint:
-    return fingerprint_from_value(json.loads(text))
-
-
 def json_many(texts: list[str]) -> list[Any]:
     """``[json.loads(t) for t in texts]`` in one decoder call (module docs).
 

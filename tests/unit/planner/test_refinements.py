@@ -102,7 +102,7 @@ def test_manifest_records_inlined_ephemeral_code() -> None:
     }
     _attach_ephemeral_code(nodes)
     assert nodes["model.p.m"].fingerprint.ephemeral_code == (("model.p.e1", "h1"), ("model.p.e2", "h2"))
-    from freshlens.state.reading import fingerprint_from_json, fingerprint_to_json
+    from freshlens.state.reading import fingerprint_to_json, fingerprints_from_json
 
     fp = nodes["model.p.m"].fingerprint
-    assert fingerprint_from_json(fingerprint_to_json(fp)) == fp
+    assert fingerprints_from_json([fingerprint_to_json(fp)]) == [fp]
