@@ -137,7 +137,7 @@ def fingerprints_from_json(texts: list[str]) -> list[NodeFingerprint]:
     return [fingerprint_from_value(v) for v in json_many(texts)]
 
 
-def _opt_time(value: str | None) -> datetime | None:
+def opt_time(value: str | None) -> datetime | None:
     return None if value is None else parse_timestamp(value)
 
 
@@ -160,8 +160,8 @@ def read_sources(query: Query, relations: dict[str, tuple[bool, str | None, str]
     ):
         history.setdefault(sid, []).append(
             SourceObservation(
-                _opt_time(max_loaded),
-                _opt_time(snapshotted),
+                opt_time(max_loaded),
+                opt_time(snapshotted),
                 status,
                 error,
                 invocation,
@@ -301,6 +301,6 @@ def read_snapshot(query: Query, origin: str, cleared_at: datetime | None) -> Sta
         nodes=nodes,
         sources=sources,
         cleared_at=cleared_at,
-        last_run_at=None if last_run is None else _opt_time(last_run[0]),
+        last_run_at=None if last_run is None else opt_time(last_run[0]),
         last_run_source=None if last_run is None else last_run[1],
     )

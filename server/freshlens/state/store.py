@@ -61,7 +61,6 @@ from freshlens.state.artifacts import (
     Manifest,
     RunResults,
     SourcesArtifact,
-    parse_timestamp,
     read_catalog,
     read_freshness_artifact,
     read_manifest,
@@ -70,7 +69,7 @@ from freshlens.state.artifacts import (
 from freshlens.state.backend import Connection, is_postgres_url, redact
 from freshlens.state.ingest import IngestReport as IngestReport  # re-exported: it lived here
 from freshlens.state.ingest import _ts, ingest_catalog, ingest_manifest, ingest_run, ingest_sources
-from freshlens.state.reading import read_snapshot
+from freshlens.state.reading import opt_time, read_snapshot
 from freshlens.state.repair import (
     BUSY_TIMEOUT_S,
     Damaged,
@@ -160,10 +159,6 @@ CREATE TABLE IF NOT EXISTS runs (
 def default_state_path(project_root: str | Path) -> Path:
     """``<project>/.freshlens/state.db``."""
     return Path(project_root) / STATE_DIR / STATE_FILE
-
-
-def _parse_opt(value: str | None) -> datetime | None:
-    return None if value is None else parse_timestamp(value)
 
 
 def _now() -> datetime:
@@ -337,7 +332,7 @@ class StateStore:
 
     @property
     def cleared_at(self) -> datetime | None:
-        return _parse_opt(self._meta("cleared_at"))
+        return opt_time(self._meta("cleared_at"))
 
     # ------------------------------------------------------------------------------------- ingest
 
